@@ -1,0 +1,117 @@
+# gatewayd: GNU make on Linux (Debian 12) and OpenBSD (gmake).
+#
+#   make run     install what is missing, build, start a demo in the foreground
+#   make check   install what is missing, build, run every test
+
+PREFIX ?=	/usr/local
+DESTDIR ?=
+SBINDIR ?=	$(PREFIX)/sbin
+MANDIR ?=	$(PREFIX)/share/man
+EXAMPLEDIR ?=	$(PREFIX)/share/examples/gatewayd
+SYSCONFDIR ?=	/etc/gatewayd
+
+OS :=		$(shell uname -s)
+YACC =		byacc
+CFLAGS ?=	-O2 -g
+WARNINGS =	-Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
+		-Wmissing-declarations -Wshadow -Wpointer-arith -Wcast-qual \
+		-Wsign-compare -Wformat=2 -Wformat-security
+CPPFLAGS +=	-Icommon -Igatewayd \
+		-DGATEWAYD_CONF=\"$(SYSCONFDIR)/gatewayd.conf\" \
+		-DGATEWAYD_SECRETS=\"$(SYSCONFDIR)/secrets\" \
+		-DGATEWAYD_CHROOT=\"$(CHROOTDIR)\" \
+		-DGATEWAYD_PATH=\"$(SBINDIR)/gatewayd\"
+
+ifeq ($(OS),OpenBSD)
+CHROOTDIR ?=	/var/empty
+LDLIBS +=	-lutil -levent -lexpat -lcrypto
+SYS_SRCS =	common/sandbox_openbsd.c
+else
+CHROOTDIR ?=	/var/lib/gatewayd
+PKGS =		libbsd-overlay libevent expat libcrypto
+CPPFLAGS +=	-D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS +=	$(shell pkg-config --libs $(PKGS) 2>/dev/null)
+SYS_SRCS =	common/sandbox_linux.c common/imsg.c common/imsg-buffer.c
+endif
+
+# Debian packages: to build, and what the tests use as real peers.
+BUILD_DEBS =	gcc make pkg-config byacc libbsd-dev libevent-dev \
+		libexpat1-dev libssl-dev
+TEST_DEBS =	clang python3 python3-slixmpp python3-twisted procps \
+		psmisc valgrind
+
+OBJ =		obj
+SRCS =		gatewayd/gatewayd.c gatewayd/config.c gatewayd/proc.c \
+		gatewayd/engine.c authd/authd.c common/log.c $(SYS_SRCS)
+OBJS =		$(SRCS:%.c=$(OBJ)/%.o) $(OBJ)/parse.o
+
+REGRESS_PROGS =	$(OBJ)/regress/imsg_test $(OBJ)/regress/sandbox_test
+
+PROG =		$(OBJ)/bin/gatewayd
+
+.PHONY: all install clean run check bench deps deps-test regress
+
+all: $(PROG)
+
+$(PROG): $(OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+$(OBJ)/parse.c: gatewayd/parse.y
+	@mkdir -p $(@D)
+	$(YACC) -o $@ gatewayd/parse.y
+
+$(OBJ)/parse.o: $(OBJ)/parse.c gatewayd/gatewayd.h common/log.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-unused-but-set-variable \
+	    -c -o $@ $(OBJ)/parse.c
+
+$(OBJ)/%.o: %.c gatewayd/gatewayd.h common/log.h common/compat.h \
+    common/sandbox.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
+
+$(OBJ)/regress/imsg_test: regress/imsg/imsg_test.c common/imsg.c \
+    common/imsg-buffer.c common/imsg.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
+	    regress/imsg/imsg_test.c common/imsg.c common/imsg-buffer.c $(LDLIBS)
+
+$(OBJ)/regress/sandbox_test: regress/sandbox/sandbox_test.c \
+    common/sandbox_linux.c common/log.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
+	    regress/sandbox/sandbox_test.c common/sandbox_linux.c \
+	    common/log.c $(LDLIBS)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(EXAMPLEDIR)
+	install -m 0555 $(PROG) $(DESTDIR)$(SBINDIR)/gatewayd
+	install -m 0444 gatewayd.8 $(DESTDIR)$(MANDIR)/man8/gatewayd.8
+	install -m 0444 gatewayd.conf.5 $(DESTDIR)$(MANDIR)/man5/gatewayd.conf.5
+	install -m 0444 etc/gatewayd.conf $(DESTDIR)$(EXAMPLEDIR)/gatewayd.conf
+	install -d -m 0755 $(DESTDIR)$(CHROOTDIR)
+
+clean:
+	rm -rf $(OBJ)
+
+# Installs the Debian packages that are missing when run as root on
+# Debian; elsewhere says what to install.
+deps:
+	@sh regress/deps.sh $(BUILD_DEBS)
+
+deps-test:
+	@sh regress/deps.sh $(BUILD_DEBS) $(TEST_DEBS)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh regress/demo.sh
+
+check: deps-test
+	@$(MAKE) --no-print-directory all regress
+
+regress: $(PROG) $(REGRESS_PROGS)
+	@OBJ=$(OBJ) sh regress/run.sh
+
+bench:
+	@echo "bench: no benchmarks yet (stanza routing comes first)"

@@ -1,0 +1,64 @@
+/*
+ * Copyright (c) 2026 The gatewayd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+#include <sys/types.h>
+
+#include <err.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sandbox.h"
+
+#ifndef GATEWAYD_PATH
+#define GATEWAYD_PATH	"/usr/local/sbin/gatewayd"
+#endif
+
+/* Chroot and the user change were done by the caller; pledge is the rest. */
+void
+sandbox_child(int role)
+{
+	const char	*promises;
+
+	if (role == SANDBOX_ENGINE)
+		promises = "stdio inet recvfd";
+	else
+		promises = "stdio";
+	if (pledge(promises, NULL) == -1)
+		fatal("pledge");
+}
+
+void
+compat_init(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+}
+
+/* OpenBSD re-executes the installed binary, as its base daemons do. */
+int
+compat_self_open(void)
+{
+	return (-1);
+}
+
+void
+compat_self_exec(int fd, char **argv)
+{
+	(void)fd;
+	execv(GATEWAYD_PATH, argv);
+	fatal("execv %s", GATEWAYD_PATH);
+}

@@ -1,0 +1,283 @@
+/*
+ * Copyright (c) 2026 The gatewayd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gatewayd.h"
+#include "log.h"
+
+struct gatewayd_conf *
+config_new(void)
+{
+	struct gatewayd_conf	*conf;
+
+	if ((conf = calloc(1, sizeof(*conf))) == NULL)
+		fatal("config_new");
+	TAILQ_INIT(&conf->listeners);
+	TAILQ_INIT(&conf->components);
+	TAILQ_INIT(&conf->secrets);
+	conf->global.max_conns = GW_MAX_CONNS;
+	conf->global.max_stanza = GW_MAX_STANZA;
+	conf->global.handshake_timeout = GW_HANDSHAKE_TIMEOUT;
+	conf->global.idle_timeout = GW_IDLE_TIMEOUT;
+	strlcpy(conf->user, GATEWAYD_USER, sizeof(conf->user));
+	strlcpy(conf->chroot, GATEWAYD_CHROOT, sizeof(conf->chroot));
+	strlcpy(conf->secrets_path, GATEWAYD_SECRETS,
+	    sizeof(conf->secrets_path));
+	return (conf);
+}
+
+/* Once authd has them, the parent forgets the secrets. */
+void
+config_purge_secrets(struct gatewayd_conf *conf)
+{
+	struct gw_secret	*s;
+
+	while ((s = TAILQ_FIRST(&conf->secrets)) != NULL) {
+		TAILQ_REMOVE(&conf->secrets, s, entry);
+		freezero(s, sizeof(*s));
+	}
+}
+
+void
+config_free(struct gatewayd_conf *conf)
+{
+	struct gw_listen	*l;
+	struct gw_component	*c;
+	struct gw_alias		*a;
+
+	if (conf == NULL)
+		return;
+	config_purge_secrets(conf);
+	while ((l = TAILQ_FIRST(&conf->listeners)) != NULL) {
+		TAILQ_REMOVE(&conf->listeners, l, entry);
+		if (l->fd != -1)
+			close(l->fd);
+		free(l);
+	}
+	while ((c = TAILQ_FIRST(&conf->components)) != NULL) {
+		TAILQ_REMOVE(&conf->components, c, entry);
+		while ((a = TAILQ_FIRST(&c->aliases)) != NULL) {
+			TAILQ_REMOVE(&c->aliases, a, entry);
+			free(a);
+		}
+		free(c->file);
+		free(c);
+	}
+	free(conf);
+}
+
+socklen_t
+sockaddr_len(const struct sockaddr_storage *ss)
+{
+	switch (ss->ss_family) {
+	case AF_INET:
+		return (sizeof(struct sockaddr_in));
+	case AF_INET6:
+		return (sizeof(struct sockaddr_in6));
+	}
+	return (0);
+}
+
+/* Family, address and port; 0 when equal. */
+int
+sockaddr_cmp(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in	*a4, *b4;
+	const struct sockaddr_in6	*a6, *b6;
+
+	if (a->ss_family != b->ss_family)
+		return (a->ss_family < b->ss_family ? -1 : 1);
+	switch (a->ss_family) {
+	case AF_INET:
+		a4 = (const struct sockaddr_in *)a;
+		b4 = (const struct sockaddr_in *)b;
+		if (a4->sin_port != b4->sin_port)
+			return (ntohs(a4->sin_port) < ntohs(b4->sin_port) ?
+			    -1 : 1);
+		return (memcmp(&a4->sin_addr, &b4->sin_addr,
+		    sizeof(a4->sin_addr)));
+	case AF_INET6:
+		a6 = (const struct sockaddr_in6 *)a;
+		b6 = (const struct sockaddr_in6 *)b;
+		if (a6->sin6_port != b6->sin6_port)
+			return (ntohs(a6->sin6_port) < ntohs(b6->sin6_port) ?
+			    -1 : 1);
+		if (a6->sin6_scope_id != b6->sin6_scope_id)
+			return (a6->sin6_scope_id < b6->sin6_scope_id ? -1 : 1);
+		return (memcmp(&a6->sin6_addr, &b6->sin6_addr,
+		    sizeof(a6->sin6_addr)));
+	}
+	return (0);
+}
+
+/* "127.0.0.1 port 5347", "::1 port 5347" */
+const char *
+sockaddr_print(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char	host[NI_MAXHOST], port[NI_MAXSERV];
+
+	if (getnameinfo((const struct sockaddr *)ss, sockaddr_len(ss),
+	    host, sizeof(host), port, sizeof(port),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		strlcpy(host, "?", sizeof(host));
+	snprintf(buf, len, "%s port %s", host, port);
+	return (buf);
+}
+
+/*
+ * A component name, or the domain of an address: lower-cased, one
+ * trailing dot dropped, LDH labels of 1 to 63 octets without a hyphen at
+ * either end, at most 253 octets in all.  IP literals are not names.
+ * Returns -1 if the name is not acceptable.
+ */
+int
+domain_normalize(char *name)
+{
+	size_t	 len, label = 0;
+	char	*p;
+	int	 alldigits = 1;
+
+	len = strlen(name);
+	if (len > 0 && name[len - 1] == '.')
+		name[--len] = '\0';
+	if (len == 0 || len > 253)
+		return (-1);
+	for (p = name; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (label == 0 || p[-1] == '-')
+				return (-1);
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && *p != '-')
+			return (-1);
+		if (*p == '-' && label == 0)
+			return (-1);
+		if (!isdigit((unsigned char)*p))
+			alldigits = 0;
+		*p = tolower((unsigned char)*p);
+		if (++label > 63)
+			return (-1);
+	}
+	if (p[-1] == '-')
+		return (-1);
+	/* A dotted quad, or any all-numeric name, looks like an address. */
+	if (alldigits)
+		return (-1);
+	return (0);
+}
+
+/* The configuration as gatewayd.conf syntax, secrets never shown. */
+void
+config_print(FILE *fp, const struct gatewayd_conf *conf)
+{
+	const struct gw_listen		*l;
+	const struct gw_component	*c;
+	const struct gw_alias		*a;
+	char				 addr[NI_MAXHOST + 16];
+
+	TAILQ_FOREACH(l, &conf->listeners, entry)
+		fprintf(fp, "listen on %s\n",
+		    sockaddr_print(&l->conf.ss, addr, sizeof(addr)));
+	fprintf(fp, "user \"%s\"\n", conf->user);
+	fprintf(fp, "chroot \"%s\"\n", conf->chroot);
+	fprintf(fp, "secrets \"%s\"\n", conf->secrets_path);
+	fprintf(fp, "max connections %u\n", conf->global.max_conns);
+	fprintf(fp, "max stanza size %u\n", conf->global.max_stanza);
+	fprintf(fp, "handshake timeout %u\n", conf->global.handshake_timeout);
+	fprintf(fp, "idle timeout %u\n", conf->global.idle_timeout);
+
+	TAILQ_FOREACH(c, &conf->components, entry) {
+		fprintf(fp, "\ncomponent \"%s\" {\n", c->conf.name);
+		TAILQ_FOREACH(a, &c->aliases, entry)
+			fprintf(fp, "\talias \"%s\"\n", a->conf.name);
+		if (c->conf.flags & GW_COMP_DEFAULT_ROUTE)
+			fprintf(fp, "\tdefault route\n");
+		fprintf(fp, "\ton conflict %s\n",
+		    c->conf.conflict == CONFLICT_REJECT ? "reject" : "replace");
+		if (c->conf.max_stanza != 0)
+			fprintf(fp, "\tmax stanza size %u\n", c->conf.max_stanza);
+		fprintf(fp, "\t# %d secret%s: ********\n", c->nsecrets,
+		    c->nsecrets == 1 ? "" : "s");
+		fprintf(fp, "}\n");
+	}
+}
+
+/*
+ * Configuration for the engine: limits, listeners (with a descriptor for
+ * each one the parent has just bound, -1 for one the engine already has),
+ * components and their aliases.  Never a secret.
+ */
+int
+config_send_engine(struct imsgev *iev, const struct gatewayd_conf *conf)
+{
+	struct gw_listen		*l;
+	const struct gw_component	*c;
+	const struct gw_alias		*a;
+
+	if (imsgev_compose(iev, IMSG_RECONF_START, 0, -1, &conf->global,
+	    sizeof(conf->global)) == -1)
+		return (-1);
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		if (imsgev_compose(iev, IMSG_RECONF_LISTENER, 0, l->fd,
+		    &l->conf, sizeof(l->conf)) == -1)
+			return (-1);
+		l->fd = -1;	/* imsg closes it once sent */
+	}
+	TAILQ_FOREACH(c, &conf->components, entry) {
+		if (imsgev_compose(iev, IMSG_RECONF_COMPONENT, 0, -1,
+		    &c->conf, sizeof(c->conf)) == -1)
+			return (-1);
+		TAILQ_FOREACH(a, &c->aliases, entry)
+			if (imsgev_compose(iev, IMSG_RECONF_ALIAS, 0, -1,
+			    &a->conf, sizeof(a->conf)) == -1)
+				return (-1);
+	}
+	return (imsgev_compose(iev, IMSG_RECONF_DONE, 0, -1, NULL, 0));
+}
+
+/* authd learns the components and their secrets, nothing else. */
+int
+config_send_authd(struct imsgev *iev, const struct gatewayd_conf *conf)
+{
+	const struct gw_component	*c;
+	const struct gw_secret		*s;
+
+	if (imsgev_compose(iev, IMSG_RECONF_START, 0, -1, &conf->global,
+	    sizeof(conf->global)) == -1)
+		return (-1);
+	TAILQ_FOREACH(c, &conf->components, entry)
+		if (imsgev_compose(iev, IMSG_RECONF_COMPONENT, 0, -1,
+		    &c->conf, sizeof(c->conf)) == -1)
+			return (-1);
+	TAILQ_FOREACH(s, &conf->secrets, entry)
+		if (imsgev_compose(iev, IMSG_RECONF_SECRET, 0, -1, &s->conf,
+		    sizeof(s->conf)) == -1)
+			return (-1);
+	return (imsgev_compose(iev, IMSG_RECONF_DONE, 0, -1, NULL, 0));
+}

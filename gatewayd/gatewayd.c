@@ -1,0 +1,461 @@
+/*
+ * Copyright (c) 2026 The gatewayd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "gatewayd.h"
+#include "log.h"
+#include "sandbox.h"
+
+#define PARENT_SHUTDOWN_GRACE	15	/* seconds children get to finish */
+
+const char	*gw_procnames[PROC_MAX] = {
+	"parent",
+	"engine",
+	"authd"
+};
+
+struct child {
+	struct imsgev	 iev;
+	pid_t		 pid;
+	int		 alive;		/* its pipe is still open */
+};
+
+static struct gatewayd_conf	*conf;
+static const char		*conffile = GATEWAYD_CONF;
+static struct child		 children[PROC_MAX];
+static struct event		 ev_sighup, ev_sigterm, ev_sigint;
+static struct event		 ev_grace;
+static int			 shutting_down;
+static int			 exit_status;
+
+static __dead void	usage(void);
+static void		parent_sig_handler(int, short, void *);
+static void		parent_dispatch(int, short, void *);
+static void		parent_reload(void);
+static void		parent_shutdown(int);
+static void		parent_grace_expired(int, short, void *);
+static void		parent_reap(enum gw_proc);
+static int		parent_bind(struct gatewayd_conf *,
+			    const struct gatewayd_conf *);
+static void		parent_check_privsep(const struct gatewayd_conf *);
+static void		parent_send_config(struct gatewayd_conf *);
+
+static __dead void
+usage(void)
+{
+	extern char	*__progname;
+
+	fprintf(stderr, "usage: %s [-dnv] [-D macro=value] [-f file]\n",
+	    __progname);
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*child_user = NULL, *child_chroot = NULL;
+	enum gw_proc	 role = PROC_PARENT;
+	int		 ch, debug = 0, noaction = 0, verbose = 0;
+	int		 self_fd, pipes[PROC_MAX][2], peer[2];
+	enum gw_proc	 p;
+
+	compat_init(argc, argv);
+	log_init(1, LOG_DAEMON);	/* stderr until we know better */
+
+	while ((ch = getopt(argc, argv, "c:D:df:nP:u:v")) != -1) {
+		switch (ch) {
+		case 'c':
+			child_chroot = optarg;
+			break;
+		case 'D':
+			if (cmdline_symset(optarg) < 0)
+				log_warnx("could not parse macro definition %s",
+				    optarg);
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			conffile = optarg;
+			break;
+		case 'n':
+			noaction = 1;
+			break;
+		case 'P':
+			if (strcmp(optarg, "engine") == 0)
+				role = PROC_ENGINE;
+			else if (strcmp(optarg, "authd") == 0)
+				role = PROC_AUTHD;
+			else
+				fatalx("unknown process %s", optarg);
+			break;
+		case 'u':
+			child_user = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	if (argc > 0)
+		usage();
+
+	if (role != PROC_PARENT) {
+		if (child_user == NULL || child_chroot == NULL)
+			fatalx("%s: -u and -c are required", gw_procnames[role]);
+		log_init(debug, LOG_DAEMON);
+		log_setverbose(verbose);
+		log_procinit(gw_procnames[role]);
+		if (role == PROC_ENGINE)
+			engine_main(debug, verbose, child_user, child_chroot);
+		authd_main(debug, verbose, child_user, child_chroot);
+	}
+
+	if ((conf = parse_config(conffile, 0)) == NULL)
+		exit(1);
+	if (noaction) {
+		if (verbose)
+			config_print(stdout, conf);
+		fprintf(stderr, "configuration OK\n");
+		config_free(conf);
+		exit(0);
+	}
+	conf->global.verbose = verbose;
+	parent_check_privsep(conf);
+
+	/* Errors binding still reach the terminal. */
+	if (parent_bind(conf, NULL) == -1)
+		exit(1);
+	log_init(debug, LOG_DAEMON);
+	log_setverbose(verbose);
+	if (!debug && daemon(1, 0) == -1)
+		fatal("daemon");
+	log_info("startup");
+	signal(SIGPIPE, SIG_IGN);
+
+	self_fd = compat_self_open();
+	for (p = PROC_ENGINE; p < PROC_MAX; p++)
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, 0, pipes[p]) == -1)
+			fatal("socketpair");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+	    peer) == -1)
+		fatal("socketpair");
+	for (p = PROC_ENGINE; p < PROC_MAX; p++)
+		children[p].pid = proc_exec(p, self_fd, pipes[p][1],
+		    p == PROC_ENGINE ? peer[0] : peer[1], debug, conf->user,
+		    conf->chroot);
+	for (p = PROC_ENGINE; p < PROC_MAX; p++)
+		close(pipes[p][1]);
+	close(peer[0]);
+	close(peer[1]);
+	if (self_fd != -1)
+		close(self_fd);
+
+	setproctitle("%s", gw_procnames[PROC_PARENT]);
+	event_init();
+	signal_set(&ev_sighup, SIGHUP, parent_sig_handler, NULL);
+	signal_set(&ev_sigterm, SIGTERM, parent_sig_handler, NULL);
+	signal_set(&ev_sigint, SIGINT, parent_sig_handler, NULL);
+	signal_add(&ev_sighup, NULL);
+	signal_add(&ev_sigterm, NULL);
+	signal_add(&ev_sigint, NULL);
+
+	for (p = PROC_ENGINE; p < PROC_MAX; p++) {
+		imsgev_init(&children[p].iev, pipes[p][0], gw_procnames[p],
+		    parent_dispatch, &children[p]);
+		imsgbuf_allow_fdpass(&children[p].iev.ibuf);
+		children[p].alive = 1;
+	}
+	parent_send_config(conf);
+
+	event_dispatch();
+	fatalx("event loop ended");
+}
+
+/*
+ * Without root we cannot chroot or change user: say so loudly, and go on
+ * with the process split and the sandbox, for development.  With root,
+ * check what the children will need before starting them.
+ */
+static void
+parent_check_privsep(const struct gatewayd_conf *c)
+{
+	struct stat	st;
+
+	if (geteuid() != 0) {
+		log_warnx("WARNING: not running as root: no chroot and no "
+		    "change of user for the engine and authd, which still "
+		    "run sandboxed; do not use this in production");
+		return;
+	}
+	if (getpwnam(c->user) == NULL)
+		fatalx("unknown user %s", c->user);
+	if (stat(c->chroot, &st) == -1)
+		fatal("chroot %s", c->chroot);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		fatalx("chroot %s must be a directory owned by root and "
+		    "writable by nobody else", c->chroot);
+}
+
+/* Configuration to both children; then the parent forgets the secrets. */
+static void
+parent_send_config(struct gatewayd_conf *c)
+{
+	if (config_send_authd(&children[PROC_AUTHD].iev, c) == -1 ||
+	    config_send_engine(&children[PROC_ENGINE].iev, c) == -1)
+		fatal("sending configuration");
+	config_purge_secrets(c);
+}
+
+static int
+listen_socket(const struct gw_listen *l)
+{
+	char	addr[NI_MAXHOST + 16];
+	int	fd, on = 1;
+
+	sockaddr_print(&l->conf.ss, addr, sizeof(addr));
+	if ((fd = socket(l->conf.ss.ss_family,
+	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("socket for %s", addr);
+		return (-1);
+	}
+	/* Accepted sockets inherit these: the engine need not set them. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1 ||
+	    (l->conf.ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1)) {
+		log_warn("setsockopt for %s", addr);
+		goto fail;
+	}
+	if (bind(fd, (const struct sockaddr *)&l->conf.ss,
+	    sockaddr_len(&l->conf.ss)) == -1) {
+		log_warn("cannot listen on %s", addr);
+		goto fail;
+	}
+	if (listen(fd, 128) == -1) {
+		log_warn("listen on %s", addr);
+		goto fail;
+	}
+	return (fd);
+ fail:
+	close(fd);
+	return (-1);
+}
+
+/*
+ * Binds the listeners of newconf that the running configuration old does
+ * not have; the engine keeps the others (fd -1).  All or nothing.
+ */
+static int
+parent_bind(struct gatewayd_conf *newconf, const struct gatewayd_conf *old)
+{
+	struct gw_listen	*l, *ol;
+
+	TAILQ_FOREACH(l, &newconf->listeners, entry) {
+		ol = NULL;
+		if (old != NULL)
+			TAILQ_FOREACH(ol, &old->listeners, entry)
+				if (sockaddr_cmp(&ol->conf.ss,
+				    &l->conf.ss) == 0)
+					break;
+		if (ol != NULL)
+			continue;
+		if ((l->fd = listen_socket(l)) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+static void
+parent_reload(void)
+{
+	struct gatewayd_conf	*newconf;
+
+	log_info("reloading configuration from %s", conffile);
+	if ((newconf = parse_config(conffile, 0)) == NULL) {
+		log_warnx("configuration not reloaded, keeping the old one");
+		return;
+	}
+	if (strcmp(newconf->user, conf->user) != 0 ||
+	    strcmp(newconf->chroot, conf->chroot) != 0) {
+		log_warnx("a new user or chroot takes effect only after a "
+		    "restart");
+		strlcpy(newconf->user, conf->user, sizeof(newconf->user));
+		strlcpy(newconf->chroot, conf->chroot,
+		    sizeof(newconf->chroot));
+	}
+	if (parent_bind(newconf, conf) == -1) {
+		log_warnx("configuration not reloaded, keeping the old one");
+		config_free(newconf);
+		return;
+	}
+	newconf->global.verbose = log_getverbose();
+	parent_send_config(newconf);
+	config_free(conf);
+	conf = newconf;
+}
+
+static void
+parent_sig_handler(int sig, short event, void *arg)
+{
+	(void)event;
+	(void)arg;
+
+	switch (sig) {
+	case SIGHUP:
+		if (!shutting_down)
+			parent_reload();
+		break;
+	case SIGTERM:
+	case SIGINT:
+		if (!shutting_down)
+			log_info("received signal %d, shutting down", sig);
+		parent_shutdown(0);
+		break;
+	}
+}
+
+static void
+parent_dispatch(int fd, short event, void *arg)
+{
+	struct child	*c = arg;
+	struct imsg	 imsg;
+	enum gw_proc	 p = (enum gw_proc)(c - children);
+	int		 n;
+
+	(void)fd;
+	if (imsgev_handle_io(&c->iev, event) == -1) {
+		parent_reap(p);
+		return;
+	}
+	for (;;) {
+		if ((n = imsgbuf_get(&c->iev.ibuf, &imsg)) == -1)
+			fatal("imsgbuf_get from %s", c->iev.name);
+		if (n == 0)
+			break;
+		switch (imsg_get_type(&imsg)) {
+		case IMSG_RECONF_ACK:
+			log_debug("%s uses the new configuration",
+			    c->iev.name);
+			break;
+		default:
+			fatalx("unexpected message %u from %s",
+			    imsg_get_type(&imsg), c->iev.name);
+		}
+		imsg_free(&imsg);
+	}
+	imsgev_add(&c->iev);
+}
+
+/*
+ * A child's pipe closed: it exited or was killed.  Outside a shutdown this
+ * ends the daemon (fail closed): nobody restarts a child that may have
+ * died from an attack.
+ */
+static void
+parent_reap(enum gw_proc p)
+{
+	struct child	*c = &children[p];
+	enum gw_proc	 q;
+	int		 status;
+
+	imsgev_clear(&c->iev);
+	close(c->iev.ibuf.fd);
+	c->alive = 0;
+	while (waitpid(c->pid, &status, 0) == -1)
+		if (errno != EINTR)
+			fatal("waitpid");
+	if (WIFSIGNALED(status))
+		log_warnx("lost child: %s (pid %d) terminated by signal %d%s",
+		    gw_procnames[p], (int)c->pid, WTERMSIG(status),
+		    WTERMSIG(status) == SIGSYS ? ", a sandbox violation" : "");
+	else if (!shutting_down || WEXITSTATUS(status) != 0)
+		log_warnx("lost child: %s (pid %d) exited with status %d",
+		    gw_procnames[p], (int)c->pid, WEXITSTATUS(status));
+	else
+		log_debug("%s exited", gw_procnames[p]);
+	if (!shutting_down || WIFSIGNALED(status) || WEXITSTATUS(status) != 0)
+		exit_status = 1;
+
+	parent_shutdown(exit_status);
+	for (q = PROC_ENGINE; q < PROC_MAX; q++)
+		if (children[q].alive)
+			return;
+	log_info("terminating");
+	exit(exit_status);
+}
+
+/*
+ * Closing our side of the pipes tells the children to finish; we wait for
+ * their pipes to close, at most PARENT_SHUTDOWN_GRACE seconds.
+ */
+static void
+parent_shutdown(int status)
+{
+	struct timeval	tv = { PARENT_SHUTDOWN_GRACE, 0 };
+	enum gw_proc	p;
+
+	if (status != 0)
+		exit_status = status;
+	if (shutting_down)
+		return;
+	shutting_down = 1;
+	for (p = PROC_ENGINE; p < PROC_MAX; p++)
+		if (children[p].alive)
+			shutdown(children[p].iev.ibuf.fd, SHUT_WR);
+	evtimer_set(&ev_grace, parent_grace_expired, NULL);
+	evtimer_add(&ev_grace, &tv);
+}
+
+static void
+parent_grace_expired(int fd, short event, void *arg)
+{
+	enum gw_proc	p;
+
+	(void)fd;
+	(void)event;
+	(void)arg;
+	for (p = PROC_ENGINE; p < PROC_MAX; p++)
+		if (children[p].alive) {
+			log_warnx("%s did not stop in time, killing it",
+			    gw_procnames[p]);
+			kill(children[p].pid, SIGKILL);
+		}
+}

@@ -1,0 +1,1187 @@
+/*
+ * Copyright (c) 2026 The gatewayd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+%{
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/queue.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gatewayd.h"
+#include "log.h"
+
+/* A configuration file being read, innermost include last. */
+struct file {
+	TAILQ_ENTRY(file)	 entry;
+	FILE			*stream;
+	char			*name;
+	int			 lineno;
+	int			 errors;
+	int			 ungetpos;
+	int			 ungetsize;
+	unsigned char		*ungetbuf;
+	int			 eof_reached;
+};
+TAILQ_HEAD(files, file);
+
+/* A macro, from the file or from -D (which wins). */
+struct sym {
+	TAILQ_ENTRY(sym)	 entry;
+	int			 used;
+	int			 persist;
+	char			*name;
+	char			*value;
+};
+TAILQ_HEAD(syms, sym);
+
+#define MAX_INCLUDE_DEPTH	8
+
+static struct files		 files = TAILQ_HEAD_INITIALIZER(files);
+static struct syms		 symhead = TAILQ_HEAD_INITIALIZER(symhead);
+static struct file		*file, *topfile;
+static struct gatewayd_conf	*conf;
+static struct gw_component	*curcomp;
+static struct gw_component	 badcomp;	/* holds a bad block's options */
+static int			 errors;
+static int			 lex_error;	/* reported, skip "syntax error" */
+static int			 parse_flags;
+
+static struct file	*pushfile(const char *);
+static int		 popfile(void);
+static int		 yyparse(void);
+static int		 yylex(void);
+static int		 yyerror(const char *, ...)
+			    __attribute__((__format__ (printf, 1, 2)));
+static int		 kw_cmp(const void *, const void *);
+static int		 lookup(char *);
+static int		 igetc(void);
+static int		 lgetc(int);
+static void		 lungetc(int);
+static int		 findeol(void);
+static int		 symset(const char *, const char *, int);
+static char		*symget(const char *);
+static int		 add_listener(const char *, long long);
+static void		 add_component(const char *);
+static int		 add_alias(const char *);
+static int		 check_name(const char *, char *);
+static int		 parse_size(const char *, long long, uint32_t *);
+static void		 parse_secrets(void);
+static void		 end_component(void);
+static int		 resolve_path(const char *, const char *, char *, size_t);
+
+typedef struct {
+	union {
+		long long	 number;
+		char		*string;
+	} v;
+	int lineno;
+} YYSTYPE;
+
+%}
+
+%token	ALIAS ATTRIBUTES CHROOT COMPONENT CONFLICT CONNECTIONS DEFAULT
+%token	HANDSHAKE IDLE INCLUDE LISTEN MAX ON PORT REJECT REPLACE ROUTE
+%token	SECRETS SIZE STANZA TIMEOUT USER
+%token	ERROR
+%token	<v.string>	STRING
+%token	<v.number>	NUMBER
+%type	<v.number>	port timeout
+%type	<v.string>	string
+
+%%
+
+grammar		: /* empty */
+		| grammar include '\n'
+		| grammar '\n'
+		| grammar varset '\n'
+		| grammar main '\n'
+		| grammar component '\n'
+		| grammar error '\n'		{ file->errors++; yyerrok; }
+		;
+
+include		: INCLUDE STRING		{
+			struct file	*nfile;
+			char		 path[PATH_MAX];
+
+			if (resolve_path(file->name, $2, path,
+			    sizeof(path)) == -1 ||
+			    (nfile = pushfile(path)) == NULL) {
+				yyerror("failed to include file %s", $2);
+				free($2);
+				YYERROR;
+			}
+			free($2);
+			file = nfile;
+			lungetc('\n');
+		}
+		;
+
+string		: string STRING			{
+			if (asprintf(&$$, "%s %s", $1, $2) == -1)
+				fatal("string: asprintf");
+			free($1);
+			free($2);
+		}
+		| STRING
+		;
+
+varset		: STRING '=' string		{
+			char	*s;
+
+			for (s = $1; *s != '\0'; s++)
+				if (!isalnum((unsigned char)*s) && *s != '_') {
+					yyerror("macro name cannot contain "
+					    "'%c'", *s);
+					free($1);
+					free($3);
+					YYERROR;
+				}
+			if (symset($1, $3, 0) == -1)
+				fatal("cannot store variable");
+			free($1);
+			free($3);
+		}
+		;
+
+port		: /* empty */			{ $$ = GATEWAYD_PORT; }
+		| PORT NUMBER			{
+			if ($2 < 1 || $2 > 65535) {
+				yyerror("port %lld out of range", $2);
+				YYERROR;
+			}
+			$$ = $2;
+		}
+		;
+
+timeout		: NUMBER			{
+			if ($1 < 1 || $1 > GW_TIMEOUT_MAX) {
+				yyerror("timeout %lld out of range (1 to %d "
+				    "seconds)", $1, GW_TIMEOUT_MAX);
+				YYERROR;
+			}
+			$$ = $1;
+		}
+		;
+
+main		: LISTEN ON STRING port		{
+			int	ret;
+
+			ret = add_listener($3, $4);
+			free($3);
+			if (ret == -1)
+				YYERROR;
+		}
+		| USER STRING			{
+			if (strlcpy(conf->user, $2, sizeof(conf->user)) >=
+			    sizeof(conf->user) || $2[0] == '\0') {
+				yyerror("invalid user name");
+				free($2);
+				YYERROR;
+			}
+			free($2);
+		}
+		| CHROOT STRING			{
+			if ($2[0] == '\0' || resolve_path(file->name, $2,
+			    conf->chroot, sizeof(conf->chroot)) == -1) {
+				yyerror("invalid chroot path");
+				free($2);
+				YYERROR;
+			}
+			free($2);
+		}
+		| SECRETS STRING		{
+			if ($2[0] == '\0' || resolve_path(file->name, $2,
+			    conf->secrets_path,
+			    sizeof(conf->secrets_path)) == -1) {
+				yyerror("invalid secrets path");
+				free($2);
+				YYERROR;
+			}
+			free($2);
+		}
+		| MAX CONNECTIONS NUMBER	{
+			if ($3 < 1 || $3 > 1000000) {
+				yyerror("max connections %lld out of range "
+				    "(1 to 1000000)", $3);
+				YYERROR;
+			}
+			conf->global.max_conns = $3;
+		}
+		| MAX STANZA SIZE NUMBER	{
+			if (parse_size(NULL, $4,
+			    &conf->global.max_stanza) == -1)
+				YYERROR;
+		}
+		| MAX STANZA SIZE STRING	{
+			int	ret;
+
+			ret = parse_size($4, 0, &conf->global.max_stanza);
+			free($4);
+			if (ret == -1)
+				YYERROR;
+		}
+		| HANDSHAKE TIMEOUT timeout	{
+			conf->global.handshake_timeout = $3;
+		}
+		| IDLE TIMEOUT timeout		{
+			conf->global.idle_timeout = $3;
+		}
+		;
+
+component	: COMPONENT STRING		{
+			add_component($2);
+			free($2);
+		} compblock			{
+			end_component();
+		}
+		;
+
+compblock	: /* empty */
+		| '{' optnl '}'
+		| '{' optnl compopts_l '}'
+		;
+
+compopts_l	: compopts_l compopt nl
+		| compopt optnl
+		| compopts_l error nl		{ yyerrok; }
+		| error nl			{ yyerrok; }
+		;
+
+compopt		: ALIAS STRING			{
+			int	ret;
+
+			ret = add_alias($2);
+			free($2);
+			if (ret == -1)
+				YYERROR;
+		}
+		| DEFAULT ROUTE			{
+			struct gw_component	*c;
+
+			TAILQ_FOREACH(c, &conf->components, entry)
+				if (c != curcomp &&
+				    (c->conf.flags & GW_COMP_DEFAULT_ROUTE))
+					break;
+			if (c != NULL) {
+				yyerror("component %s is already the default "
+				    "route", c->conf.name);
+				YYERROR;
+			}
+			curcomp->conf.flags |= GW_COMP_DEFAULT_ROUTE;
+		}
+		| ON CONFLICT REPLACE		{
+			curcomp->conf.conflict = CONFLICT_REPLACE;
+		}
+		| ON CONFLICT REJECT		{
+			curcomp->conf.conflict = CONFLICT_REJECT;
+		}
+		| MAX STANZA SIZE NUMBER	{
+			if (parse_size(NULL, $4,
+			    &curcomp->conf.max_stanza) == -1)
+				YYERROR;
+		}
+		| MAX STANZA SIZE STRING	{
+			int	ret;
+
+			ret = parse_size($4, 0, &curcomp->conf.max_stanza);
+			free($4);
+			if (ret == -1)
+				YYERROR;
+		}
+		;
+
+optnl		: '\n' optnl
+		| /* empty */
+		;
+
+nl		: '\n' optnl
+		;
+
+%%
+
+struct keywords {
+	const char	*k_name;
+	int		 k_val;
+};
+
+static int
+yyerror(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	/* The lexer said what was wrong with this line already. */
+	if (lex_error && strcmp(fmt, "syntax error") == 0) {
+		lex_error = 0;
+		return (0);
+	}
+	file->errors++;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatalx("yyerror vasprintf");
+	va_end(ap);
+	log_warnx("%s:%d: %s", file->name, yylval.lineno, msg);
+	free(msg);
+	return (0);
+}
+
+/* Reports a problem found after parsing, at the line it belongs to. */
+static void
+conf_error(const char *fname, int lineno, const char *fmt, ...)
+    __attribute__((__format__ (printf, 3, 4)));
+
+static void
+conf_error(const char *fname, int lineno, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	errors++;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatalx("conf_error vasprintf");
+	va_end(ap);
+	log_warnx("%s:%d: %s", fname, lineno, msg);
+	free(msg);
+}
+
+static int
+kw_cmp(const void *k, const void *e)
+{
+	return (strcmp(k, ((const struct keywords *)e)->k_name));
+}
+
+static int
+lookup(char *s)
+{
+	/* Sorted: bsearch. */
+	static const struct keywords keywords[] = {
+		{ "alias",		ALIAS },
+		{ "attributes",		ATTRIBUTES },
+		{ "chroot",		CHROOT },
+		{ "component",		COMPONENT },
+		{ "conflict",		CONFLICT },
+		{ "connections",	CONNECTIONS },
+		{ "default",		DEFAULT },
+		{ "handshake",		HANDSHAKE },
+		{ "idle",		IDLE },
+		{ "include",		INCLUDE },
+		{ "listen",		LISTEN },
+		{ "max",		MAX },
+		{ "on",			ON },
+		{ "port",		PORT },
+		{ "reject",		REJECT },
+		{ "replace",		REPLACE },
+		{ "route",		ROUTE },
+		{ "secrets",		SECRETS },
+		{ "size",		SIZE },
+		{ "stanza",		STANZA },
+		{ "timeout",		TIMEOUT },
+		{ "user",		USER }
+	};
+	const struct keywords	*p;
+
+	p = bsearch(s, keywords, sizeof(keywords) / sizeof(keywords[0]),
+	    sizeof(keywords[0]), kw_cmp);
+	if (p != NULL)
+		return (p->k_val);
+	return (STRING);
+}
+
+#define START_EXPAND	1
+#define DONE_EXPAND	2
+
+static int	expanding;
+
+/* The next raw character of the current file, or EOF. */
+static int
+igetc(void)
+{
+	int	c;
+
+	for (;;) {
+		if (file->ungetpos > 0)
+			c = file->ungetbuf[--file->ungetpos];
+		else
+			c = getc(file->stream);
+
+		if (c == START_EXPAND)
+			expanding = 1;
+		else if (c == DONE_EXPAND)
+			expanding = 0;
+		else
+			break;
+	}
+	return (c);
+}
+
+/*
+ * A character for the lexer: backslash-newline joins lines (not inside
+ * quotes, where quotec handles it), and the end of an included file
+ * returns to the file that included it.
+ */
+static int
+lgetc(int quotec)
+{
+	int	c, next;
+
+	if (quotec) {
+		if ((c = igetc()) == EOF) {
+			yyerror("reached end of file while parsing "
+			    "quoted string");
+			if (file == topfile || popfile() == EOF)
+				return (EOF);
+			return (quotec);
+		}
+		return (c);
+	}
+
+	while ((c = igetc()) == '\\') {
+		next = igetc();
+		if (next != '\n') {
+			c = next;
+			break;
+		}
+		yylval.lineno = file->lineno;
+		file->lineno++;
+	}
+
+	if (c == EOF) {
+		/* Pretend the file ended with a newline. */
+		if (file->eof_reached == 0) {
+			file->eof_reached = 1;
+			return ('\n');
+		}
+		while (c == EOF) {
+			if (file == topfile || popfile() == EOF)
+				return (EOF);
+			c = igetc();
+		}
+	}
+	return (c);
+}
+
+static void
+lungetc(int c)
+{
+	unsigned char	*p;
+
+	if (c == EOF)
+		return;
+	if (file->ungetpos >= file->ungetsize) {
+		p = reallocarray(file->ungetbuf, file->ungetsize, 2);
+		if (p == NULL)
+			fatal("lungetc");
+		file->ungetbuf = p;
+		file->ungetsize *= 2;
+	}
+	file->ungetbuf[file->ungetpos++] = c;
+}
+
+/* After an error: skip to the end of the line. */
+static int
+findeol(void)
+{
+	int	c;
+
+	for (;;) {
+		if (file->ungetpos > 0)
+			c = file->ungetbuf[--file->ungetpos];
+		else
+			c = lgetc(0);
+		/* Leave the newline: the error rules of the grammar need it. */
+		if (c == '\n') {
+			lungetc(c);
+			break;
+		}
+		if (c == EOF)
+			break;
+	}
+	lex_error = 1;
+	return (ERROR);
+}
+
+static int
+allowed_in_word(int c)
+{
+	if (isalnum(c))
+		return (1);
+	switch (c) {
+	case '!': case '%': case '*': case '+': case '-': case '.': case '/':
+	case ':': case '@': case '[': case ']': case '_': case '~':
+		return (1);
+	}
+	return (0);
+}
+
+static int
+yylex(void)
+{
+	char	 buf[8096];
+	char	*p, *val;
+	int	 quotec, next, c;
+	int	 token;
+
+top:
+	p = buf;
+	while ((c = lgetc(0)) == ' ' || c == '\t')
+		; /* nothing */
+
+	yylval.lineno = file->lineno;
+	if (c == '#')
+		while ((c = lgetc(0)) != '\n' && c != EOF)
+			; /* nothing */
+	if (c == '$' && !expanding) {
+		while (1) {
+			if ((c = lgetc(0)) == EOF)
+				return (0);
+			if (p + 1 >= buf + sizeof(buf) - 1) {
+				yyerror("string too long");
+				return (findeol());
+			}
+			if (isalnum(c) || c == '_') {
+				*p++ = c;
+				continue;
+			}
+			*p = '\0';
+			lungetc(c);
+			break;
+		}
+		val = symget(buf);
+		if (val == NULL) {
+			yyerror("macro '%s' not defined", buf);
+			return (findeol());
+		}
+		/* Push the value back, marked so that it is not expanded again. */
+		p = val + strlen(val) - 1;
+		lungetc(DONE_EXPAND);
+		while (p >= val) {
+			lungetc((unsigned char)*p);
+			p--;
+		}
+		lungetc(START_EXPAND);
+		goto top;
+	}
+
+	switch (c) {
+	case '\'':
+	case '"':
+		quotec = c;
+		while (1) {
+			if ((c = lgetc(quotec)) == EOF)
+				return (0);
+			if (c == '\n') {
+				file->lineno++;
+				continue;
+			} else if (c == '\\') {
+				if ((next = lgetc(quotec)) == EOF)
+					return (0);
+				if (next == quotec || next == ' ' ||
+				    next == '\t' || next == '\\')
+					c = next;
+				else if (next == '\n') {
+					file->lineno++;
+					continue;
+				} else
+					lungetc(next);
+			} else if (c == quotec) {
+				*p = '\0';
+				break;
+			} else if (c == '\0') {
+				yyerror("syntax error");
+				return (findeol());
+			}
+			if (p + 1 >= buf + sizeof(buf) - 1) {
+				yyerror("string too long");
+				return (findeol());
+			}
+			*p++ = c;
+		}
+		yylval.v.string = strdup(buf);
+		if (yylval.v.string == NULL)
+			fatal("yylex: strdup");
+		return (STRING);
+	}
+
+	if (isdigit(c) || c == '-') {
+		/* A number, unless more word characters follow. */
+		do {
+			*p++ = c;
+			if ((size_t)(p - buf) >= sizeof(buf)) {
+				yyerror("string too long");
+				return (findeol());
+			}
+		} while ((c = lgetc(0)) != EOF && isdigit(c));
+		lungetc(c);
+		if (p == buf + 1 && buf[0] == '-')
+			goto nodigits;
+		if (c == EOF || !allowed_in_word(c)) {
+			const char	*errstr = NULL;
+
+			*p = '\0';
+			yylval.v.number = strtonum(buf, LLONG_MIN,
+			    LLONG_MAX, &errstr);
+			if (errstr) {
+				yyerror("\"%s\" invalid number: %s",
+				    buf, errstr);
+				return (findeol());
+			}
+			return (NUMBER);
+		} else {
+nodigits:
+			while (p > buf + 1)
+				lungetc((unsigned char)*--p);
+			c = (unsigned char)*--p;
+			if (c == '-')
+				return (c);
+		}
+	}
+
+	if (allowed_in_word(c)) {
+		do {
+			*p++ = c;
+			if ((size_t)(p - buf) >= sizeof(buf)) {
+				yyerror("string too long");
+				return (findeol());
+			}
+		} while ((c = lgetc(0)) != EOF && allowed_in_word(c));
+		lungetc(c);
+		*p = '\0';
+		if ((token = lookup(buf)) == STRING)
+			if ((yylval.v.string = strdup(buf)) == NULL)
+				fatal("yylex: strdup");
+		return (token);
+	}
+	if (c == '\n') {
+		yylval.lineno = file->lineno;
+		file->lineno++;
+	}
+	if (c == EOF)
+		return (0);
+	return (c);
+}
+
+static struct file *
+pushfile(const char *name)
+{
+	struct file	*nfile;
+	int		 depth = 0;
+
+	TAILQ_FOREACH(nfile, &files, entry)
+		depth++;
+	if (depth >= MAX_INCLUDE_DEPTH) {
+		log_warnx("%s: includes nested too deeply", name);
+		return (NULL);
+	}
+	if ((nfile = calloc(1, sizeof(*nfile))) == NULL)
+		fatal("pushfile");
+	if ((nfile->name = strdup(name)) == NULL)
+		fatal("pushfile");
+	if ((nfile->stream = fopen(nfile->name, "r")) == NULL) {
+		log_warn("%s", nfile->name);
+		free(nfile->name);
+		free(nfile);
+		return (NULL);
+	}
+	nfile->lineno = TAILQ_EMPTY(&files) ? 1 : 0;
+	nfile->ungetsize = 16;
+	if ((nfile->ungetbuf = malloc(nfile->ungetsize)) == NULL)
+		fatal("pushfile");
+	TAILQ_INSERT_TAIL(&files, nfile, entry);
+	return (nfile);
+}
+
+static int
+popfile(void)
+{
+	struct file	*prev;
+
+	if ((prev = TAILQ_PREV(file, files, entry)) != NULL)
+		prev->errors += file->errors;
+
+	TAILQ_REMOVE(&files, file, entry);
+	fclose(file->stream);
+	free(file->name);
+	free(file->ungetbuf);
+	free(file);
+	file = prev;
+	return (file ? 0 : EOF);
+}
+
+/*
+ * A relative path in a configuration file is taken from the directory of
+ * that file, so that a configuration and its secrets can move together.
+ */
+static int
+resolve_path(const char *base, const char *path, char *out, size_t outlen)
+{
+	const char	*slash;
+	int		 n;
+
+	if (path[0] == '/' || base == NULL ||
+	    (slash = strrchr(base, '/')) == NULL)
+		n = snprintf(out, outlen, "%s", path);
+	else
+		n = snprintf(out, outlen, "%.*s/%s", (int)(slash - base), base,
+		    path);
+	if (n < 0 || (size_t)n >= outlen)
+		return (-1);
+	return (0);
+}
+
+struct gatewayd_conf *
+parse_config(const char *filename, int flags)
+{
+	struct sym	*sym, *next;
+
+	parse_flags = flags;
+	errors = 0;
+	conf = config_new();
+	if (strlcpy(conf->conf_path, filename, sizeof(conf->conf_path)) >=
+	    sizeof(conf->conf_path)) {
+		log_warnx("%s: path too long", filename);
+		config_free(conf);
+		return (NULL);
+	}
+	if ((file = pushfile(filename)) == NULL) {
+		config_free(conf);
+		return (NULL);
+	}
+	topfile = file;
+
+	yyparse();
+	errors += file->errors;
+	popfile();
+
+	TAILQ_FOREACH_SAFE(sym, &symhead, entry, next) {
+		if (sym->persist)
+			continue;
+		TAILQ_REMOVE(&symhead, sym, entry);
+		free(sym->name);
+		free(sym->value);
+		free(sym);
+	}
+
+	if (TAILQ_EMPTY(&conf->listeners) && errors == 0) {
+		/* Nothing said: loopback only, never every interface. */
+		if (add_listener("127.0.0.1", GATEWAYD_PORT) == -1)
+			errors++;
+	}
+	parse_secrets();
+	if (errors) {
+		config_free(conf);
+		conf = NULL;
+		return (NULL);
+	}
+	return (conf);
+}
+
+static int
+symset(const char *name, const char *value, int persist)
+{
+	struct sym	*sym;
+
+	TAILQ_FOREACH(sym, &symhead, entry)
+		if (strcmp(name, sym->name) == 0)
+			break;
+	if (sym != NULL) {
+		if (sym->persist)
+			return (0);	/* -D wins over the file */
+		TAILQ_REMOVE(&symhead, sym, entry);
+		free(sym->name);
+		free(sym->value);
+		free(sym);
+	}
+	if ((sym = calloc(1, sizeof(*sym))) == NULL)
+		return (-1);
+	if ((sym->name = strdup(name)) == NULL ||
+	    (sym->value = strdup(value)) == NULL) {
+		free(sym->name);
+		free(sym);
+		return (-1);
+	}
+	sym->persist = persist;
+	TAILQ_INSERT_TAIL(&symhead, sym, entry);
+	return (0);
+}
+
+int
+cmdline_symset(char *s)
+{
+	char	*eq;
+	int	 ret;
+
+	if ((eq = strchr(s, '=')) == NULL || eq == s)
+		return (-1);
+	*eq = '\0';
+	ret = symset(s, eq + 1, 1);
+	*eq = '=';
+	return (ret);
+}
+
+static char *
+symget(const char *name)
+{
+	struct sym	*sym;
+
+	TAILQ_FOREACH(sym, &symhead, entry)
+		if (strcmp(name, sym->name) == 0) {
+			sym->used = 1;
+			return (sym->value);
+		}
+	return (NULL);
+}
+
+static int
+add_listener(const char *addr, long long port)
+{
+	struct addrinfo		 hints, *res0, *res;
+	struct gw_listen	*l, *other;
+	char			 host[NI_MAXHOST], portstr[8];
+	const char		*name = addr;
+	size_t			 len = strlen(addr);
+	int			 error;
+
+	/* "[::1]" is accepted as well as "::1". */
+	if (len > 2 && addr[0] == '[' && addr[len - 1] == ']') {
+		if (len - 2 >= sizeof(host)) {
+			yyerror("invalid address %s", addr);
+			return (-1);
+		}
+		memcpy(host, addr + 1, len - 2);
+		host[len - 2] = '\0';
+		name = host;
+	}
+	snprintf(portstr, sizeof(portstr), "%lld", port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	error = getaddrinfo(name, portstr, &hints, &res0);
+	if (error == EAI_NONAME) {
+		hints.ai_flags &= ~AI_NUMERICHOST;
+		error = getaddrinfo(name, portstr, &hints, &res0);
+	}
+	if (error) {
+		yyerror("cannot listen on %s: %s", addr, gai_strerror(error));
+		return (-1);
+	}
+	for (res = res0; res != NULL; res = res->ai_next) {
+		if (res->ai_family != AF_INET && res->ai_family != AF_INET6)
+			continue;
+		if ((l = calloc(1, sizeof(*l))) == NULL)
+			fatal("add_listener");
+		memcpy(&l->conf.ss, res->ai_addr, res->ai_addrlen);
+		l->fd = -1;
+		TAILQ_FOREACH(other, &conf->listeners, entry)
+			if (sockaddr_cmp(&other->conf.ss, &l->conf.ss) == 0)
+				break;
+		if (other != NULL) {
+			yyerror("duplicate listen on %s port %lld", addr, port);
+			free(l);
+			freeaddrinfo(res0);
+			return (-1);
+		}
+		l->conf.id = TAILQ_EMPTY(&conf->listeners) ? 1 :
+		    TAILQ_LAST(&conf->listeners, gw_listens)->conf.id + 1;
+		TAILQ_INSERT_TAIL(&conf->listeners, l, entry);
+	}
+	freeaddrinfo(res0);
+	return (0);
+}
+
+/* A name that is already a component or an alias, or NULL. */
+static struct gw_component *
+name_owner(const char *name, int *is_alias)
+{
+	struct gw_component	*c;
+	struct gw_alias		*a;
+
+	TAILQ_FOREACH(c, &conf->components, entry) {
+		*is_alias = 0;
+		if (strcmp(c->conf.name, name) == 0)
+			return (c);
+		*is_alias = 1;
+		TAILQ_FOREACH(a, &c->aliases, entry)
+			if (strcmp(a->conf.name, name) == 0)
+				return (c);
+	}
+	return (NULL);
+}
+
+static int
+check_name(const char *in, char *out)
+{
+	struct gw_component	*owner;
+	int			 is_alias;
+
+	if (strlcpy(out, in, GW_NAME_MAX) >= GW_NAME_MAX ||
+	    domain_normalize(out) == -1) {
+		yyerror("invalid domain name \"%s\"", in);
+		return (-1);
+	}
+	if ((owner = name_owner(out, &is_alias)) != NULL) {
+		if (is_alias)
+			yyerror("%s is already an alias of component %s", out,
+			    owner->conf.name);
+		else
+			yyerror("component %s is already defined", out);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * A component with a bad name still has its block parsed, into a
+ * component nobody sees, so that its lines are checked and not reported
+ * as syntax errors.
+ */
+static void
+add_component(const char *name)
+{
+	struct gw_component	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatal("add_component");
+	TAILQ_INIT(&c->aliases);
+	c->lineno = yylval.lineno;
+	if ((c->file = strdup(file->name)) == NULL)
+		fatal("add_component");
+	if (check_name(name, c->conf.name) == -1) {
+		free(c->file);
+		free(c);
+		memset(&badcomp, 0, sizeof(badcomp));
+		TAILQ_INIT(&badcomp.aliases);
+		curcomp = &badcomp;
+		return;
+	}
+	c->conf.id = TAILQ_EMPTY(&conf->components) ? 1 :
+	    TAILQ_LAST(&conf->components, gw_components)->conf.id + 1;
+	c->conf.conflict = CONFLICT_REPLACE;
+	TAILQ_INSERT_TAIL(&conf->components, c, entry);
+	curcomp = c;
+}
+
+static void
+end_component(void)
+{
+	struct gw_alias	*a;
+
+	if (curcomp == &badcomp)
+		while ((a = TAILQ_FIRST(&badcomp.aliases)) != NULL) {
+			TAILQ_REMOVE(&badcomp.aliases, a, entry);
+			free(a);
+		}
+	curcomp = NULL;
+}
+
+static int
+add_alias(const char *name)
+{
+	struct gw_alias	*a;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		fatal("add_alias");
+	if (check_name(name, a->conf.name) == -1) {
+		free(a);
+		return (-1);
+	}
+	a->conf.component_id = curcomp->conf.id;
+	a->lineno = yylval.lineno;
+	TAILQ_INSERT_TAIL(&curcomp->aliases, a, entry);
+	return (0);
+}
+
+static int
+parse_size(const char *s, long long num, uint32_t *out)
+{
+	char		*end;
+	long long	 mult = 1;
+
+	if (s != NULL) {
+		errno = 0;
+		num = strtoll(s, &end, 10);
+		if (end == s || errno != 0)
+			goto bad;
+		if (strcasecmp(end, "k") == 0)
+			mult = 1024;
+		else if (strcasecmp(end, "m") == 0)
+			mult = 1024 * 1024;
+		else if (*end != '\0')
+			goto bad;
+		if (num > LLONG_MAX / mult)
+			goto bad;
+		num *= mult;
+	}
+	if (num < GW_MIN_STANZA || num > GW_MAX_STANZA_LIMIT) {
+		yyerror("stanza size %lld out of range (%d to %d bytes)", num,
+		    GW_MIN_STANZA, GW_MAX_STANZA_LIMIT);
+		return (-1);
+	}
+	*out = num;
+	return (0);
+ bad:
+	yyerror("invalid size \"%s\"", s);
+	return (-1);
+}
+
+static struct gw_component *
+find_component(const char *name)
+{
+	struct gw_component	*c;
+
+	TAILQ_FOREACH(c, &conf->components, entry)
+		if (strcmp(c->conf.name, name) == 0)
+			return (c);
+	return (NULL);
+}
+
+/* One line of the secrets file: "DOMAIN SECRET". */
+static int
+parse_secret_line(const char *path, int lineno, char *line)
+{
+	struct gw_secret	*s;
+	struct gw_component	*c, *owner;
+	char			*domain, *secret, *extra, *p;
+	const char		*sep = " \t\r\n";
+	char			 name[GW_NAME_MAX];
+	int			 is_alias;
+
+	domain = strtok(line, sep);
+	if (domain == NULL || domain[0] == '#')
+		return (0);
+	secret = strtok(NULL, sep);
+	extra = strtok(NULL, sep);
+	if (secret == NULL || extra != NULL) {
+		conf_error(path, lineno, "expected \"domain secret\"");
+		return (0);
+	}
+	if (strlcpy(name, domain, sizeof(name)) >= sizeof(name) ||
+	    domain_normalize(name) == -1) {
+		conf_error(path, lineno, "invalid domain name");
+		return (0);
+	}
+	for (p = secret; *p != '\0'; p++)
+		if (*p < 0x21 || *p > 0x7e) {
+			conf_error(path, lineno, "secret for %s must be "
+			    "printable ASCII without spaces", name);
+			return (0);
+		}
+	if (strlen(secret) >= GW_SECRET_MAX) {
+		conf_error(path, lineno, "secret for %s longer than %d "
+		    "characters", name, GW_SECRET_MAX - 1);
+		return (0);
+	}
+	if ((c = find_component(name)) == NULL) {
+		owner = name_owner(name, &is_alias);
+		if (owner != NULL)
+			log_warnx("%s:%d: warning: %s is an alias of %s, line "
+			    "ignored", path, lineno, name, owner->conf.name);
+		else
+			log_warnx("%s:%d: warning: no component %s, line "
+			    "ignored", path, lineno, name);
+		return (0);
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatal("parse_secret_line");
+	strlcpy(s->conf.domain, name, sizeof(s->conf.domain));
+	s->conf.len = strlcpy(s->conf.secret, secret, sizeof(s->conf.secret));
+	TAILQ_INSERT_TAIL(&conf->secrets, s, entry);
+	c->nsecrets++;
+	return (0);
+}
+
+/*
+ * The secrets file must be as private as the secrets: a regular file of
+ * the user we run as (root in production), no access for group or others.
+ */
+static void
+parse_secrets(void)
+{
+	struct gw_component	*c;
+	struct stat		 st;
+	FILE			*fp;
+	const char		*path = conf->secrets_path;
+	char			 iobuf[BUFSIZ];
+	char			*line = NULL;
+	size_t			 linesize = 0;
+	ssize_t			 linelen;
+	int			 fd, lineno = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		log_warn("%s", path);
+		goto fail;
+	}
+	if (fstat(fd, &st) == -1)
+		fatal("fstat %s", path);
+	if (!S_ISREG(st.st_mode)) {
+		log_warnx("%s: not a regular file", path);
+		close(fd);
+		goto fail;
+	}
+	if (st.st_uid != geteuid()) {
+		if (geteuid() == 0)
+			log_warnx("%s: must be owned by root", path);
+		else
+			log_warnx("%s: must be owned by uid %u, the user "
+			    "gatewayd runs as", path, (unsigned)geteuid());
+		close(fd);
+		goto fail;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		log_warnx("%s: must not be accessible by group or others "
+		    "(mode %04o, use 0600)", path, (unsigned)st.st_mode & 07777);
+		close(fd);
+		goto fail;
+	}
+	if ((fp = fdopen(fd, "r")) == NULL)
+		fatal("fdopen");
+	/* Our buffer, so that it can be wiped: stdio's would not be. */
+	setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
+	while ((linelen = getline(&line, &linesize, fp)) != -1) {
+		lineno++;
+		parse_secret_line(path, lineno, line);
+		explicit_bzero(line, linelen);
+	}
+	if (ferror(fp))
+		fatal("%s", path);
+	freezero(line, linesize);
+	fclose(fp);
+	explicit_bzero(iobuf, sizeof(iobuf));
+
+	TAILQ_FOREACH(c, &conf->components, entry)
+		if (c->nsecrets == 0)
+			conf_error(c->file, c->lineno, "component %s has no "
+			    "secret in %s", c->conf.name, path);
+	return;
+ fail:
+	errors++;
+}
