@@ -184,7 +184,7 @@ domain_normalize(char *name)
 		if (++label > 63)
 			return (-1);
 	}
-	if (p[-1] == '-')
+	if (label == 0 || p[-1] == '-')
 		return (-1);
 	/* A dotted quad, or any all-numeric name, looks like an address. */
 	if (alldigits)

@@ -10,8 +10,8 @@ ok() { echo "ok - $*"; }
 notok() { echo "not ok - $*"; failures=$((failures + 1)); }
 skip() { echo "skip - $*"; }
 check() {	# check NAME COMMAND...: ok when the command succeeds
-	name=$1; shift
-	if "$@"; then ok "$name"; else notok "$name"; fi
+	_name=$1; shift
+	if "$@" >/dev/null 2>&1; then ok "$_name"; else notok "$_name"; fi
 }
 finish() { [ "$failures" -eq 0 ]; exit $?; }
 
@@ -26,11 +26,10 @@ ensure_user() {
 
 # wait_for SECONDS COMMAND...: until the command succeeds, or give up.
 wait_for() {
-	limit=$1; shift
-	tries=$((limit * 20))
-	while [ $tries -gt 0 ]; do
+	_tries=$(($1 * 20)); shift
+	while [ $_tries -gt 0 ]; do
 		"$@" && return 0
-		tries=$((tries - 1))
+		_tries=$((_tries - 1))
 		sleep 0.05
 	done
 	return 1
@@ -47,37 +46,43 @@ make_scratch() {
 cleanup() {
 	if [ -n "${DAEMON_PID:-}" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
 		kill -KILL "$DAEMON_PID" 2>/dev/null
-		for p in $(pgrep -P "$DAEMON_PID"); do kill -KILL "$p"; done
+		for _p in $(pgrep -P "$DAEMON_PID"); do kill -KILL "$_p"; done
 	fi
 	[ -n "${SCRATCH:-}" ] && rm -rf "$SCRATCH"
 }
 
 write_secrets() {	# write_secrets FILE LINES...
-	f=$1; shift
-	: > "$f"
-	chmod 0600 "$f"
-	for line in "$@"; do echo "$line" >> "$f"; done
+	_file=$1; shift
+	: > "$_file"
+	chmod 0600 "$_file"
+	for _line in "$@"; do echo "$_line" >> "$_file"; done
 }
 
-# A free TCP port on 127.0.0.1.
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+# free_ports N: N distinct free TCP ports on 127.0.0.1, one a line.
+free_ports() {
+	/usr/bin/python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+for s in socks:
+    print(s.getsockname()[1])' "$1"
 }
 
 # start_daemon CONF [ARGS]: runs gatewayd -dv in the background, log in
 # $SCRATCH/log, and waits until the engine listens.
 start_daemon() {
-	conf=$1; shift
-	"$GATEWAYD" -dv -f "$conf" "$@" > "$SCRATCH/log" 2>&1 &
+	_conf=$1; shift
+	"$GATEWAYD" -dv -f "$_conf" "$@" > "$SCRATCH/log" 2>&1 &
 	DAEMON_PID=$!
 	wait_for 10 grep -q "engine: listening on" "$SCRATCH/log"
 }
 
 # The pid of the daemon's child with the given title (engine, authd).
 child_pid() {
-	for p in $(pgrep -P "$DAEMON_PID"); do
-		if tr '\0' ' ' < /proc/$p/cmdline | grep -q "gatewayd: $1"; then
-			echo "$p"
+	for _p in $(pgrep -P "$DAEMON_PID"); do
+		if tr '\0' ' ' < /proc/$_p/cmdline | grep -q "gatewayd: $1"; then
+			echo "$_p"
 			return 0
 		fi
 	done
@@ -85,3 +90,29 @@ child_pid() {
 }
 
 log_has() { grep -q -- "$1" "$SCRATCH/log"; }
+
+# Does a TCP connection to 127.0.0.1 PORT succeed?
+tcp_connect() {
+	/usr/bin/python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5).close()' "$1" 2>/dev/null
+}
+
+# A daemon configuration in $SCRATCH/gw.conf with its secrets.
+write_config() {	# write_config PORT [EXTRA LINES]
+	_port=$1; shift
+	{
+		echo "listen on 127.0.0.1 port $_port"
+		echo "chroot \"$SCRATCH/empty\""
+		echo "secrets \"$SCRATCH/secrets\""
+		echo "component \"a.example.org\""
+		for _line in "$@"; do echo "$_line"; done
+	} > "$SCRATCH/gw.conf.new"
+	mv "$SCRATCH/gw.conf.new" "$SCRATCH/gw.conf"
+}
+
+# wait_exit SECONDS: until the daemon has exited; its status in $EXIT_STATUS.
+wait_exit() {
+	wait_for "$1" sh -c "! kill -0 $DAEMON_PID 2>/dev/null" || return 1
+	wait "$DAEMON_PID"
+	EXIT_STATUS=$?
+	return 0
+}
