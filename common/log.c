@@ -82,6 +82,11 @@ vlog(int pri, const char *fmt, va_list ap)
 	errno = saved_errno;
 }
 
+static void	vlog_errno(int, const char *, va_list)
+		    __attribute__((__format__ (printf, 2, 0)));
+static __dead void vfatalc(int, const char *, va_list)
+		    __attribute__((__format__ (printf, 2, 0)));
+
 static void
 vlog_errno(int pri, const char *fmt, va_list ap)
 {
