@@ -153,7 +153,17 @@ string		: string STRING			{
 		| STRING
 		;
 
-varset		: STRING '=' string		{
+varset		: STRING '=' NUMBER		{
+			char	*value;
+
+			if (asprintf(&value, "%lld", $3) == -1)
+				fatal("asprintf");
+			if (symset($1, value, 0) == -1)
+				fatal("cannot store variable");
+			free($1);
+			free(value);
+		}
+		| STRING '=' string		{
 			char	*s;
 
 			for (s = $1; *s != '\0'; s++)
@@ -269,7 +279,7 @@ compblock	: /* empty */
 		| '{' optnl compopts_l '}'
 		;
 
-compopts_l	: compopts_l compopt nl
+compopts_l	: compopts_l compopt optnl
 		| compopt optnl
 		| compopts_l error nl		{ yyerrok; }
 		| error nl			{ yyerrok; }
