@@ -16,7 +16,7 @@ CFLAGS ?=	-O2 -g
 WARNINGS =	-Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
 		-Wmissing-declarations -Wshadow -Wpointer-arith -Wcast-qual \
 		-Wsign-compare -Wformat=2 -Wformat-security
-CPPFLAGS +=	-Icommon -Igatewayd \
+CPPFLAGS +=	-Icommon -Igatewayd -Iauthd \
 		-DGATEWAYD_CONF=\"$(SYSCONFDIR)/gatewayd.conf\" \
 		-DGATEWAYD_SECRETS=\"$(SYSCONFDIR)/secrets\" \
 		-DGATEWAYD_CHROOT=\"$(CHROOTDIR)\" \
@@ -42,7 +42,8 @@ TEST_DEBS =	clang python3 python3-slixmpp python3-twisted procps \
 
 OBJ =		obj
 SRCS =		gatewayd/gatewayd.c gatewayd/config.c gatewayd/proc.c \
-		gatewayd/engine.c authd/authd.c common/log.c $(SYS_SRCS)
+		gatewayd/engine.c gatewayd/stream.c authd/authd.c authd/digest.c \
+		common/log.c $(SYS_SRCS)
 OBJS =		$(SRCS:%.c=$(OBJ)/%.o) $(OBJ)/parse.o
 
 REGRESS_PROGS =	$(OBJ)/regress/imsg_test $(OBJ)/regress/sandbox_test

@@ -15,19 +15,26 @@
  */
 
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/queue.h>
+#include <sys/tree.h>
+
+#include <netinet/in.h>
 
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "gatewayd.h"
+#include "digest.h"
 #include "log.h"
 
 /*
@@ -49,11 +56,82 @@ struct authd_conf {
 	size_t			 nsecrets;
 };
 
+/* A stream id authd issued, waiting for its one handshake. */
+struct authd_stream {
+	RB_ENTRY(authd_stream)	 entry;
+	uint32_t		 conn_id;
+	char			 domain[GW_NAME_MAX];
+	char			 id[GW_STREAMID_LEN + 1];
+	struct sockaddr_storage	 peer;
+};
+RB_HEAD(authd_streams, authd_stream);
+
+/*
+ * Failed handshakes are counted per source address, and per address and
+ * domain together; never per domain alone, so that nobody can lock a
+ * component out from elsewhere.  Over the limit, answers from that
+ * source come one a second, right or wrong, for the hold-down period:
+ * slower guessing, never a refused rightful component.
+ */
+struct authd_source {
+	RB_ENTRY(authd_source)	 entry;
+	TAILQ_ENTRY(authd_source) lru;
+	uint8_t			 addr[16];
+	char			 domain[GW_NAME_MAX];	/* "" per address */
+	time_t			 window_start;
+	uint32_t		 failures;
+	time_t			 holddown_until;
+	time_t			 next_slot;
+};
+RB_HEAD(authd_sources, authd_source);
+TAILQ_HEAD(authd_source_lru, authd_source);
+
+/* An answer held back by the throttle. */
+struct authd_answer {
+	TAILQ_ENTRY(authd_answer) entry;
+	uint32_t		 conn_id;
+	int32_t			 verdict;
+	time_t			 due;
+};
+TAILQ_HEAD(authd_answers, authd_answer);
+
+#define AUTHD_MAX_STREAMS	100000	/* more would be a broken engine */
+#define AUTHD_MAX_SOURCES	10000
+#define AUTHD_SLOT		1	/* seconds between held-down answers */
+
 enum { PFD_PARENT, PFD_ENGINE, PFD_MAX };
 
 static struct imsgbuf		 ibuf_parent, ibuf_engine;
 static struct authd_conf	*running, *staged;
 static int			 engine_gone;
+static struct authd_streams	 streams = RB_INITIALIZER(&streams);
+static size_t			 nstreams;
+static struct authd_sources	 sources = RB_INITIALIZER(&sources);
+static struct authd_source_lru	 sources_lru =
+				    TAILQ_HEAD_INITIALIZER(sources_lru);
+static size_t			 nsources;
+static struct authd_answers	 answers = TAILQ_HEAD_INITIALIZER(answers);
+
+static int
+stream_cmp(struct authd_stream *a, struct authd_stream *b)
+{
+	return (a->conn_id < b->conn_id ? -1 : a->conn_id > b->conn_id);
+}
+RB_GENERATE_STATIC(authd_streams, authd_stream, entry, stream_cmp)
+
+static int
+source_cmp(struct authd_source *a, struct authd_source *b)
+{
+	int	r;
+
+	if ((r = memcmp(a->addr, b->addr, sizeof(a->addr))) != 0)
+		return (r);
+	return (strcmp(a->domain, b->domain));
+}
+RB_GENERATE_STATIC(authd_sources, authd_source, entry, source_cmp)
+
+static void	authd_send_due(void);
+static int	authd_poll_timeout(void);
 
 static void	authd_preinit_crypto(void);
 static int	authd_dispatch_parent(void);
@@ -94,11 +172,12 @@ authd_main(int debug, int verbose, const char *user, const char *chrootdir)
 		if (imsgbuf_queuelen(&ibuf_engine) > 0)
 			pfd[PFD_ENGINE].events |= POLLOUT;
 
-		if (poll(pfd, PFD_MAX, -1) == -1) {
+		if (poll(pfd, PFD_MAX, authd_poll_timeout()) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
+		authd_send_due();
 		for (i = 0; i < PFD_MAX; i++)
 			if (pfd[i].revents & POLLNVAL)
 				fatalx("poll: invalid descriptor");
@@ -260,6 +339,320 @@ authd_dispatch_parent(void)
 	return (0);
 }
 
+static time_t
+now_mono(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		fatal("clock_gettime");
+	return (ts.tv_sec);
+}
+
+static void
+addr_key(const struct sockaddr_storage *ss, uint8_t key[16])
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+
+	memset(key, 0, 16);
+	switch (ss->ss_family) {
+	case AF_INET:
+		/* As an IPv4-mapped IPv6 address, one key space for both. */
+		sin = (const struct sockaddr_in *)ss;
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &sin->sin_addr, 4);
+		break;
+	case AF_INET6:
+		sin6 = (const struct sockaddr_in6 *)ss;
+		memcpy(key, &sin6->sin6_addr, 16);
+		break;
+	}
+}
+
+static const char *
+addr_print(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char	*p;
+
+	sockaddr_print(ss, buf, len);
+	if ((p = strstr(buf, " port ")) != NULL)
+		*p = '\0';
+	return (buf);
+}
+
+/*
+ * The throttle state of a source, created on first use.  The table is
+ * bounded: the least recently used entry not in hold-down makes room; if
+ * every entry is held down, the new source is not tracked.
+ */
+static struct authd_source *
+source_get(const uint8_t addr[16], const char *domain, int create)
+{
+	struct authd_source	 key, *src;
+
+	memcpy(key.addr, addr, sizeof(key.addr));
+	strlcpy(key.domain, domain, sizeof(key.domain));
+	if ((src = RB_FIND(authd_sources, &sources, &key)) != NULL) {
+		TAILQ_REMOVE(&sources_lru, src, lru);
+		TAILQ_INSERT_TAIL(&sources_lru, src, lru);
+		return (src);
+	}
+	if (!create)
+		return (NULL);
+	if (nsources >= AUTHD_MAX_SOURCES) {
+		src = TAILQ_FIRST(&sources_lru);
+		if (src->holddown_until > now_mono())
+			return (NULL);
+		TAILQ_REMOVE(&sources_lru, src, lru);
+		RB_REMOVE(authd_sources, &sources, src);
+		free(src);
+		nsources--;
+	}
+	if ((src = calloc(1, sizeof(*src))) == NULL)
+		fatal("source_get");
+	memcpy(src->addr, addr, sizeof(src->addr));
+	strlcpy(src->domain, domain, sizeof(src->domain));
+	RB_INSERT(authd_sources, &sources, src);
+	TAILQ_INSERT_TAIL(&sources_lru, src, lru);
+	nsources++;
+	return (src);
+}
+
+static void
+source_fail(struct authd_source *src, const char *addr, time_t now)
+{
+	const struct gw_global	*g = &running->global;
+
+	if (now - src->window_start >= (time_t)g->auth_fail_window) {
+		src->window_start = now;
+		src->failures = 0;
+	}
+	if (++src->failures < g->auth_fail_max || src->holddown_until > now)
+		return;
+	src->holddown_until = now + g->auth_holddown;
+	if (src->domain[0] == '\0')
+		log_warnx("%u failed handshakes from %s: answers to it are "
+		    "delayed for %u seconds", src->failures, addr,
+		    g->auth_holddown);
+	else
+		log_warnx("%u failed handshakes for %s from %s: answers are "
+		    "delayed for %u seconds", src->failures, src->domain,
+		    addr, g->auth_holddown);
+}
+
+static void
+authd_answer(uint32_t conn_id, int32_t verdict)
+{
+	struct gw_auth_result	res;
+
+	memset(&res, 0, sizeof(res));
+	res.verdict = verdict;
+	if (imsg_compose(&ibuf_engine, IMSG_AUTH_RESULT, conn_id, 0, -1, &res,
+	    sizeof(res)) == -1)
+		fatal("imsg_compose");
+}
+
+/* Answers now, or in the next free slot of a held-down source. */
+static void
+authd_answer_throttled(uint32_t conn_id, int32_t verdict,
+    struct authd_source *srcs[2], time_t now)
+{
+	struct authd_answer	*ans, *a;
+	time_t			 due = now;
+	int			 i, held = 0;
+
+	for (i = 0; i < 2; i++)
+		if (srcs[i] != NULL && srcs[i]->holddown_until > now) {
+			held = 1;
+			if (srcs[i]->next_slot > due)
+				due = srcs[i]->next_slot;
+		}
+	if (!held) {
+		authd_answer(conn_id, verdict);
+		return;
+	}
+	due += AUTHD_SLOT;
+	for (i = 0; i < 2; i++)
+		if (srcs[i] != NULL)
+			srcs[i]->next_slot = due;
+	if ((ans = calloc(1, sizeof(*ans))) == NULL)
+		fatal("authd_answer_throttled");
+	ans->conn_id = conn_id;
+	ans->verdict = verdict;
+	ans->due = due;
+	TAILQ_FOREACH_REVERSE(a, &answers, authd_answers, entry)
+		if (a->due <= due)
+			break;
+	if (a == NULL)
+		TAILQ_INSERT_HEAD(&answers, ans, entry);
+	else
+		TAILQ_INSERT_AFTER(&answers, a, ans, entry);
+}
+
+static void
+authd_send_due(void)
+{
+	struct authd_answer	*ans;
+	time_t			 now = now_mono();
+
+	while ((ans = TAILQ_FIRST(&answers)) != NULL && ans->due <= now) {
+		TAILQ_REMOVE(&answers, ans, entry);
+		if (!engine_gone)
+			authd_answer(ans->conn_id, ans->verdict);
+		free(ans);
+	}
+}
+
+static int
+authd_poll_timeout(void)
+{
+	struct authd_answer	*ans;
+	time_t			 now;
+
+	if ((ans = TAILQ_FIRST(&answers)) == NULL)
+		return (-1);
+	now = now_mono();
+	return (ans->due <= now ? 0 : (int)(ans->due - now) * 1000);
+}
+
+/* A new stream: issue its id, 128 bits from the system's CSPRNG. */
+static void
+authd_new_stream(struct imsg *imsg)
+{
+	struct gw_auth_stream	 req;
+	struct gw_auth_streamid	 reply;
+	struct authd_stream	*st;
+	uint8_t			 rnd[GW_STREAMID_LEN / 2];
+	size_t			 i;
+
+	imsg_get_fixed(imsg, &req, sizeof(req), "AUTH_STREAM");
+	imsg_check_string(req.domain, sizeof(req.domain), "AUTH_STREAM");
+	if (nstreams >= AUTHD_MAX_STREAMS)
+		fatalx("the engine has %zu streams waiting", nstreams);
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		fatal("authd_new_stream");
+	st->conn_id = imsg_get_id(imsg);
+	strlcpy(st->domain, req.domain, sizeof(st->domain));
+	st->peer = req.peer;
+	arc4random_buf(rnd, sizeof(rnd));
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(st->id + 2 * i, 3, "%02x", rnd[i]);
+	if (RB_INSERT(authd_streams, &streams, st) != NULL)
+		fatalx("AUTH_STREAM: connection %u has a stream already",
+		    st->conn_id);
+	nstreams++;
+
+	memset(&reply, 0, sizeof(reply));
+	strlcpy(reply.id, st->id, sizeof(reply.id));
+	if (imsg_compose(&ibuf_engine, IMSG_AUTH_STREAMID, st->conn_id, 0, -1,
+	    &reply, sizeof(reply)) == -1)
+		fatal("imsg_compose");
+}
+
+static struct authd_stream *
+authd_take_stream(uint32_t conn_id)
+{
+	struct authd_stream	key, *st;
+
+	key.conn_id = conn_id;
+	if ((st = RB_FIND(authd_streams, &streams, &key)) != NULL) {
+		RB_REMOVE(authd_streams, &streams, st);
+		nstreams--;
+	}
+	return (st);
+}
+
+/*
+ * Every secret of the domain is tried, each compared in constant time,
+ * without stopping at a match.  Returns the position (1, 2, ...) of the
+ * matching secret, 0 for none.
+ */
+static int
+authd_verify(const char *domain, const char *id,
+    const uint8_t digest[GW_DIGEST_LEN])
+{
+	struct authd_secret	*s;
+	uint8_t			 md[AUTH_DIGEST_LEN];
+	int			 n = 0, which = 0, equal;
+
+	TAILQ_FOREACH(s, &running->secrets, entry) {
+		if (strcmp(s->conf.domain, domain) != 0)
+			continue;
+		n++;
+		if (auth_digest(id, s->conf.secret, s->conf.len, md) == -1)
+			fatalx("auth_digest");
+		equal = CRYPTO_memcmp(md, digest, AUTH_DIGEST_LEN) == 0;
+		if (equal && which == 0)
+			which = n;
+	}
+	explicit_bzero(md, sizeof(md));
+	return (which);
+}
+
+static void
+authd_handshake(struct imsg *imsg)
+{
+	struct gw_auth_handshake	 hs;
+	struct authd_stream		*st;
+	struct authd_source		*srcs[2];
+	uint8_t				 key[16];
+	char				 addr[NI_MAXHOST + 16];
+	uint32_t			 conn_id = imsg_get_id(imsg);
+	time_t				 now = now_mono();
+	int				 which;
+
+	imsg_get_fixed(imsg, &hs, sizeof(hs), "AUTH_HANDSHAKE");
+	/* Only for an id we issued to this connection, and only once. */
+	if ((st = authd_take_stream(conn_id)) == NULL) {
+		log_warnx("handshake for connection %u without a stream id",
+		    conn_id);
+		authd_answer(conn_id, AUTH_DENIED);
+		return;
+	}
+	addr_print(&st->peer, addr, sizeof(addr));
+	addr_key(&st->peer, key);
+	srcs[0] = source_get(key, "", 0);
+	srcs[1] = source_get(key, st->domain, 0);
+
+	which = authd_verify(st->domain, st->id, hs.digest);
+	explicit_bzero(&hs, sizeof(hs));
+	if (which > 0) {
+		log_info("%s authenticated from %s (secret %d)", st->domain,
+		    addr, which);
+		authd_answer_throttled(conn_id, AUTH_OK, srcs, now);
+	} else {
+		log_warnx("handshake for %s from %s failed: wrong secret",
+		    st->domain, addr);
+		if (srcs[0] == NULL)
+			srcs[0] = source_get(key, "", 1);
+		if (srcs[1] == NULL)
+			srcs[1] = source_get(key, st->domain, 1);
+		if (srcs[0] != NULL)
+			source_fail(srcs[0], addr, now);
+		if (srcs[1] != NULL)
+			source_fail(srcs[1], addr, now);
+		authd_answer_throttled(conn_id, AUTH_DENIED, srcs, now);
+	}
+	freezero(st, sizeof(*st));
+}
+
+/* The connection is gone: its stream id and any held answer with it. */
+static void
+authd_forget(uint32_t conn_id)
+{
+	struct authd_stream	*st;
+	struct authd_answer	*ans, *next;
+
+	if ((st = authd_take_stream(conn_id)) != NULL)
+		freezero(st, sizeof(*st));
+	TAILQ_FOREACH_SAFE(ans, &answers, entry, next)
+		if (ans->conn_id == conn_id) {
+			TAILQ_REMOVE(&answers, ans, entry);
+			free(ans);
+		}
+}
+
 /* Returns -1 once the engine has closed the pipe. */
 static int
 authd_dispatch_engine(void)
@@ -279,8 +672,21 @@ authd_dispatch_engine(void)
 			fatal("imsgbuf_get");
 		if (n == 0)
 			break;
-		fatalx("unexpected message %u from the engine",
-		    imsg_get_type(&imsg));
+		switch (imsg_get_type(&imsg)) {
+		case IMSG_AUTH_STREAM:
+			authd_new_stream(&imsg);
+			break;
+		case IMSG_AUTH_HANDSHAKE:
+			authd_handshake(&imsg);
+			break;
+		case IMSG_AUTH_FORGET:
+			authd_forget(imsg_get_id(&imsg));
+			break;
+		default:
+			fatalx("unexpected message %u from the engine",
+			    imsg_get_type(&imsg));
+		}
+		imsg_free(&imsg);
 	}
 	return (0);
 }

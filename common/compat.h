@@ -27,6 +27,9 @@
 #ifndef __dead
 #define __dead		__attribute__((__noreturn__))
 #endif
+#ifndef __unused
+#define __unused	__attribute__((__unused__))	/* sys/tree.h */
+#endif
 
 #ifdef __linux__
 /* libbsd-overlay supplies strlcpy, freezero, setproctitle, sys/tree.h. */

@@ -40,7 +40,15 @@ config_new(void)
 	TAILQ_INIT(&conf->components);
 	TAILQ_INIT(&conf->secrets);
 	conf->global.max_conns = GW_MAX_CONNS;
+	conf->global.max_unauth = GW_MAX_UNAUTH;
+	conf->global.max_unauth_per_addr = GW_MAX_UNAUTH_PER_ADDR;
+	conf->global.max_preauth = GW_MAX_PREAUTH;
 	conf->global.max_stanza = GW_MAX_STANZA;
+	conf->global.max_depth = GW_MAX_DEPTH;
+	conf->global.max_attrs = GW_MAX_ATTRS;
+	conf->global.auth_fail_max = GW_AUTH_FAIL_MAX;
+	conf->global.auth_fail_window = GW_AUTH_FAIL_WINDOW;
+	conf->global.auth_holddown = GW_AUTH_HOLDDOWN;
 	conf->global.handshake_timeout = GW_HANDSHAKE_TIMEOUT;
 	conf->global.idle_timeout = GW_IDLE_TIMEOUT;
 	strlcpy(conf->user, GATEWAYD_USER, sizeof(conf->user));
@@ -208,8 +216,16 @@ config_print(FILE *fp, const struct gatewayd_conf *conf)
 	fprintf(fp, "chroot \"%s\"\n", conf->chroot);
 	fprintf(fp, "secrets \"%s\"\n", conf->secrets_path);
 	fprintf(fp, "max connections %u\n", conf->global.max_conns);
+	fprintf(fp, "max unauthenticated %u per address %u\n",
+	    conf->global.max_unauth, conf->global.max_unauth_per_addr);
+	fprintf(fp, "max preauth size %u\n", conf->global.max_preauth);
 	fprintf(fp, "max stanza size %u\n", conf->global.max_stanza);
+	fprintf(fp, "max depth %u\n", conf->global.max_depth);
+	fprintf(fp, "max attributes %u\n", conf->global.max_attrs);
 	fprintf(fp, "handshake timeout %u\n", conf->global.handshake_timeout);
+	fprintf(fp, "handshake failures %u per %u holddown %u\n",
+	    conf->global.auth_fail_max, conf->global.auth_fail_window,
+	    conf->global.auth_holddown);
 	fprintf(fp, "idle timeout %u\n", conf->global.idle_timeout);
 
 	TAILQ_FOREACH(c, &conf->components, entry) {

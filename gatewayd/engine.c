@@ -25,38 +25,49 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gatewayd.h"
+#include <sys/resource.h>
+
+#include "engine.h"
 #include "log.h"
 
 #define ENGINE_ACCEPT_BACKOFF	1	/* seconds a listener rests on EMFILE */
+#define ENGINE_READ_SIZE	16384
+#define ENGINE_FD_RESERVE	16	/* descriptors kept for ourselves */
+#define ENGINE_CLOSE_GRACE	5	/* seconds a closed stream may linger */
 
-struct engine_listener {
-	TAILQ_ENTRY(engine_listener)	 entry;
-	struct gw_listen_conf		 conf;
-	int				 fd;
-	struct event			 ev;
-	struct event			 pause;
-	int				 armed;
-	int				 paused;
-};
-TAILQ_HEAD(engine_listeners, engine_listener);
+RB_HEAD(conn_tree, conn);
+RB_HEAD(addr_tree, addr_count);
 
-struct engine_component {
-	TAILQ_ENTRY(engine_component)	 entry;
-	struct gw_component_conf	 conf;
-	struct gw_alias_conf		*aliases;
-	size_t				 naliases;
-};
-TAILQ_HEAD(engine_components, engine_component);
-
-struct engine_conf {
-	struct gw_global		 global;
-	struct engine_listeners		 listeners;
-	struct engine_components	 components;
-};
+struct engine_conf		*engine_running;
 
 static struct imsgev		 iev_parent, iev_authd;
-static struct engine_conf	*running, *staged;
+static struct engine_conf	*staged;
+static int			 authd_gone;
+static struct conn_tree		 conns = RB_INITIALIZER(&conns);
+static struct addr_tree		 unauth_addrs = RB_INITIALIZER(&unauth_addrs);
+static uint32_t			 next_conn_id = 1;
+static uint32_t			 nconns, nunauth;
+static rlim_t			 fd_limit;
+
+static int
+conn_cmp(struct conn *a, struct conn *b)
+{
+	return (a->id < b->id ? -1 : a->id > b->id);
+}
+RB_GENERATE_STATIC(conn_tree, conn, entry, conn_cmp)
+
+static int
+addr_count_cmp(struct addr_count *a, struct addr_count *b)
+{
+	return (memcmp(a->addr, b->addr, sizeof(a->addr)));
+}
+RB_GENERATE_STATIC(addr_tree, addr_count, entry, addr_count_cmp)
+
+static void	conn_read(int, short, void *);
+static void	conn_writable(int, short, void *);
+static void	conn_timer(int, short, void *);
+static void	conn_free(struct conn *);
+static void	conn_sync(struct conn *);
 
 static void	engine_dispatch_parent(int, short, void *);
 static void	engine_dispatch_authd(int, short, void *);
@@ -69,6 +80,23 @@ static void	engine_reconf_done(void);
 static void	engine_accept(int, short, void *);
 static void	engine_accept_resume(int, short, void *);
 static void	engine_listener_arm(struct engine_listener *);
+
+/* What needs files or entropy sources, before the sandbox closes them. */
+static void
+engine_preinit(void)
+{
+	struct rlimit	rl;
+	XML_Parser	p;
+
+	(void)arc4random();
+	if ((p = XML_ParserCreateNS("UTF-8", ' ')) == NULL)
+		fatalx("XML_ParserCreateNS");
+	XML_ParserFree(p);
+	/* The sandbox raises the soft limit to this. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("getrlimit");
+	fd_limit = rl.rlim_max;
+}
 
 void
 engine_main(int debug, int verbose, const char *user, const char *chrootdir)
@@ -91,8 +119,9 @@ engine_main(int debug, int verbose, const char *user, const char *chrootdir)
 	imsgbuf_allow_fdpass(&iev_parent.ibuf);
 	imsgev_init(&iev_authd, PROC_PEER_FD, "authd", engine_dispatch_authd,
 	    NULL);
-	running = engine_conf_new();
+	engine_running = engine_conf_new();
 
+	engine_preinit();
 	proc_child_setup(PROC_ENGINE, user, chrootdir);
 	log_debug("started");
 
@@ -198,18 +227,31 @@ engine_dispatch_parent(int fd, short event, void *arg)
 	imsgev_add(iev);
 }
 
+static struct conn *
+conn_find(uint32_t id)
+{
+	struct conn	key;
+
+	key.id = id;
+	return (RB_FIND(conn_tree, &conns, &key));
+}
+
 static void
 engine_dispatch_authd(int fd, short event, void *arg)
 {
-	struct imsgev	*iev = arg;
-	struct imsg	 imsg;
-	int		 n;
+	struct imsgev		*iev = arg;
+	struct imsg		 imsg;
+	struct conn		*c;
+	struct gw_auth_streamid	 sid;
+	struct gw_auth_result	 res;
+	int			 n;
 
 	(void)fd;
 	if (imsgev_handle_io(iev, event) == -1) {
 		/* The parent sees authd die and ends us all. */
 		log_warnx("lost authd");
 		imsgev_clear(iev);
+		authd_gone = 1;
 		return;
 	}
 	for (;;) {
@@ -217,10 +259,78 @@ engine_dispatch_authd(int fd, short event, void *arg)
 			fatal("imsgbuf_get");
 		if (n == 0)
 			break;
-		fatalx("unexpected message %u from authd",
-		    imsg_get_type(&imsg));
+		/* The connection may have gone meanwhile: ids never repeat. */
+		c = conn_find(imsg_get_id(&imsg));
+		switch (imsg_get_type(&imsg)) {
+		case IMSG_AUTH_STREAMID:
+			imsg_get_fixed(&imsg, &sid, sizeof(sid),
+			    "AUTH_STREAMID");
+			if (strnlen(sid.id, sizeof(sid.id)) != GW_STREAMID_LEN)
+				fatalx("AUTH_STREAMID: bad id");
+			if (c != NULL) {
+				stream_streamid(c, sid.id);
+				conn_sync(c);
+			}
+			break;
+		case IMSG_AUTH_RESULT:
+			imsg_get_fixed(&imsg, &res, sizeof(res),
+			    "AUTH_RESULT");
+			if (c != NULL) {
+				c->auth_pending = 0;
+				stream_verdict(c, res.verdict);
+				conn_sync(c);
+			}
+			break;
+		default:
+			fatalx("unexpected message %u from authd",
+			    imsg_get_type(&imsg));
+		}
+		imsg_free(&imsg);
 	}
 	imsgev_add(iev);
+}
+
+int
+engine_auth_stream(struct conn *c)
+{
+	struct gw_auth_stream	req;
+
+	if (authd_gone)
+		return (-1);
+	memset(&req, 0, sizeof(req));
+	strlcpy(req.domain, c->domain, sizeof(req.domain));
+	req.peer = c->peer;
+	if (imsgev_compose(&iev_authd, IMSG_AUTH_STREAM, c->id, -1, &req,
+	    sizeof(req)) == -1)
+		fatal("imsgev_compose");
+	c->auth_pending = 1;
+	return (0);
+}
+
+int
+engine_auth_handshake(struct conn *c, const uint8_t digest[GW_DIGEST_LEN])
+{
+	struct gw_auth_handshake	hs;
+
+	if (authd_gone)
+		return (-1);
+	memcpy(hs.digest, digest, sizeof(hs.digest));
+	if (imsgev_compose(&iev_authd, IMSG_AUTH_HANDSHAKE, c->id, -1, &hs,
+	    sizeof(hs)) == -1)
+		fatal("imsgev_compose");
+	explicit_bzero(&hs, sizeof(hs));
+	return (0);
+}
+
+struct engine_component *
+engine_find_component(const char *name)
+{
+	struct engine_component	*ec;
+
+	TAILQ_FOREACH(ec, &engine_running->components, entry)
+		if (strcmp(ec->conf.name, name) == 0)
+			return (ec);
+	return (NULL);
 }
 
 static void
@@ -298,7 +408,7 @@ engine_reconf_done(void)
 			log_info("listening on %s", addr);
 			continue;
 		}
-		TAILQ_FOREACH(old, &running->listeners, entry)
+		TAILQ_FOREACH(old, &engine_running->listeners, entry)
 			if (sockaddr_cmp(&old->conf.ss, &el->conf.ss) == 0)
 				break;
 		if (old == NULL || old->fd == -1)
@@ -306,17 +416,17 @@ engine_reconf_done(void)
 		el->fd = old->fd;
 		old->fd = -1;
 	}
-	TAILQ_FOREACH(old, &running->listeners, entry)
+	TAILQ_FOREACH(old, &engine_running->listeners, entry)
 		if (old->fd != -1)
 			log_info("no longer listening on %s",
 			    sockaddr_print(&old->conf.ss, addr, sizeof(addr)));
 
-	engine_conf_free(running);
-	running = staged;
+	engine_conf_free(engine_running);
+	engine_running = staged;
 	staged = NULL;
-	TAILQ_FOREACH(el, &running->listeners, entry)
+	TAILQ_FOREACH(el, &engine_running->listeners, entry)
 		engine_listener_arm(el);
-	TAILQ_FOREACH(c, &running->components, entry) {
+	TAILQ_FOREACH(c, &engine_running->components, entry) {
 		log_debug("component %s%s", c->conf.name,
 		    (c->conf.flags & GW_COMP_DEFAULT_ROUTE) ?
 		    " (default route)" : "");
@@ -349,18 +459,76 @@ engine_accept_resume(int fd, short event, void *arg)
 	el->armed = 1;
 }
 
+static void
+addr_key(const struct sockaddr_storage *ss, uint8_t key[16])
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+
+	memset(key, 0, 16);
+	if (ss->ss_family == AF_INET) {
+		sin = (const struct sockaddr_in *)ss;
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &sin->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)ss;
+		memcpy(key, &sin6->sin6_addr, 16);
+	}
+}
+
+static struct addr_count *
+addr_count_get(const struct sockaddr_storage *ss)
+{
+	struct addr_count	 key, *ac;
+
+	addr_key(ss, key.addr);
+	if ((ac = RB_FIND(addr_tree, &unauth_addrs, &key)) != NULL)
+		return (ac);
+	if ((ac = calloc(1, sizeof(*ac))) == NULL)
+		return (NULL);
+	memcpy(ac->addr, key.addr, sizeof(ac->addr));
+	RB_INSERT(addr_tree, &unauth_addrs, ac);
+	return (ac);
+}
+
+static void
+addr_count_put(struct addr_count *ac)
+{
+	if (--ac->count == 0) {
+		RB_REMOVE(addr_tree, &unauth_addrs, ac);
+		free(ac);
+	}
+}
+
+/* The limit on connections, whatever the configuration: the fd table. */
+static uint32_t
+engine_max_conns(void)
+{
+	uint32_t	max = engine_running->global.max_conns;
+
+	if (fd_limit < ENGINE_FD_RESERVE + 1)
+		return (0);
+	if (fd_limit - ENGINE_FD_RESERVE < max)
+		max = fd_limit - ENGINE_FD_RESERVE;
+	return (max);
+}
+
 /*
- * Streams come with the next piece of work; until then a connection is
- * accepted, noted and closed.
+ * A new connection, unless a limit says no: then it gets its stream
+ * error at once and is closed, and nobody else notices.
  */
 static void
 engine_accept(int fd, short event, void *arg)
 {
 	struct engine_listener	*el = arg;
+	const struct gw_global	*g = &engine_running->global;
 	struct sockaddr_storage	 ss;
 	struct timeval		 tv = { ENGINE_ACCEPT_BACKOFF, 0 };
 	socklen_t		 len = sizeof(ss);
-	char			 addr[NI_MAXHOST + 16];
+	struct addr_count	*ac;
+	struct conn		*c;
+	char			 host[NI_MAXHOST];
+	const char		*refuse = NULL;
 	int			 s;
 
 	(void)event;
@@ -384,7 +552,243 @@ engine_accept(int fd, short event, void *arg)
 			fatal("accept");
 		}
 	}
-	log_debug("connection from %s",
-	    sockaddr_print(&ss, addr, sizeof(addr)));
-	close(s);
+	if (getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), NULL,
+	    0, NI_NUMERICHOST) != 0)
+		strlcpy(host, "?", sizeof(host));
+
+	ac = NULL;
+	if (nconns >= engine_max_conns())
+		refuse = "resource-constraint";
+	else if (nunauth >= g->max_unauth)
+		refuse = "resource-constraint";
+	else if ((ac = addr_count_get(&ss)) == NULL)
+		refuse = "internal-server-error";
+	else if (ac->count >= g->max_unauth_per_addr)
+		refuse = "policy-violation";
+	if (refuse != NULL) {
+		log_warnx("connection from %s refused: %s (%u connections, "
+		    "%u unauthenticated)", host, refuse, nconns, nunauth);
+		stream_refuse(s, refuse);
+		close(s);
+		if (ac != NULL && ac->count == 0) {
+			ac->count = 1;
+			addr_count_put(ac);
+		}
+		return;
+	}
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->parser = stream_parser_new(c)) == NULL) {
+		log_warn("connection from %s", host);
+		stream_refuse(s, "internal-server-error");
+		close(s);
+		free(c);
+		if (ac->count == 0) {
+			ac->count = 1;
+			addr_count_put(ac);
+		}
+		return;
+	}
+	c->id = next_conn_id++;
+	c->fd = s;
+	c->peer = ss;
+	strlcpy(c->peername, host, sizeof(c->peername));
+	c->state = CONN_HEADER;
+	c->unauth = ac;
+	ac->count++;
+	nunauth++;
+	nconns++;
+	RB_INSERT(conn_tree, &conns, c);
+
+	event_set(&c->ev_read, s, EV_READ | EV_PERSIST, conn_read, c);
+	event_set(&c->ev_write, s, EV_WRITE | EV_PERSIST, conn_writable, c);
+	evtimer_set(&c->ev_timer, conn_timer, c);
+	tv.tv_sec = g->handshake_timeout;
+	evtimer_add(&c->ev_timer, &tv);
+	conn_sync(c);
+	log_debug("connection %u from %s", c->id, host);
+}
+
+/* Read while the parser runs; not while it waits for authd. */
+static void
+conn_sync(struct conn *c)
+{
+	int	want = !c->suspended && !c->dead;
+
+	if (want && !c->reading)
+		event_add(&c->ev_read, NULL);
+	else if (!want && c->reading)
+		event_del(&c->ev_read);
+	c->reading = want;
+}
+
+static void
+conn_read(int fd, short event, void *arg)
+{
+	struct conn		*c = arg;
+	const struct gw_global	*g = &engine_running->global;
+	size_t			 want = ENGINE_READ_SIZE;
+	ssize_t			 n;
+
+	(void)event;
+	if (c->in == NULL && (c->in = malloc(ENGINE_READ_SIZE)) == NULL) {
+		log_warn("connection %u", c->id);
+		conn_free(c);
+		return;
+	}
+	/* Before authentication no more than the limit is ever buffered. */
+	if (c->state < CONN_OPEN && c->bytes_in < g->max_preauth &&
+	    g->max_preauth - c->bytes_in + 1 < want)
+		want = g->max_preauth - c->bytes_in + 1;
+	if ((n = read(fd, c->in, want)) == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		log_debug("connection %u from %s: read: %s", c->id,
+		    c->peername, strerror(errno));
+		conn_free(c);
+		return;
+	}
+	if (n == 0) {
+		if (c->state == CONN_CLOSING) {
+			conn_free(c);
+			return;
+		}
+		stream_peer_closed(c);
+		c->dead = c->out.len == c->out.off;
+	} else if (c->state != CONN_CLOSING)
+		stream_input(c, c->in, n);
+	if (c->dead) {
+		conn_free(c);
+		return;
+	}
+	conn_sync(c);
+}
+
+void
+conn_write(struct conn *c, const char *data, size_t len)
+{
+	struct obuf	*o = &c->out;
+	char		*p;
+	size_t		 cap;
+
+	if (o->off == o->len)
+		o->off = o->len = 0;
+	if (o->len + len > o->cap) {
+		cap = o->cap == 0 ? 1024 : o->cap;
+		while (cap < o->len + len)
+			cap *= 2;
+		if ((p = recallocarray(o->data, o->cap, cap, 1)) == NULL)
+			fatal("conn_write");
+		o->data = p;
+		o->cap = cap;
+	}
+	memcpy(o->data + o->len, data, len);
+	o->len += len;
+	if (!c->writing) {
+		event_add(&c->ev_write, NULL);
+		c->writing = 1;
+	}
+}
+
+static void
+conn_writable(int fd, short event, void *arg)
+{
+	struct conn	*c = arg;
+	struct obuf	*o = &c->out;
+	ssize_t		 n;
+
+	(void)event;
+	if ((n = write(fd, o->data + o->off, o->len - o->off)) == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		log_debug("connection %u from %s: write: %s", c->id,
+		    c->peername, strerror(errno));
+		conn_free(c);
+		return;
+	}
+	o->off += n;
+	if (o->off < o->len)
+		return;
+	o->off = o->len = 0;
+	event_del(&c->ev_write);
+	c->writing = 0;
+	if (c->state == CONN_CLOSING) {
+		if (c->dead) {
+			conn_free(c);
+			return;
+		}
+		if (!c->shut_wr) {
+			shutdown(fd, SHUT_WR);
+			c->shut_wr = 1;
+		}
+	}
+}
+
+/*
+ * Our closing tag is queued: once it is written the socket is shut for
+ * writing; the peer has ENGINE_CLOSE_GRACE seconds to close its side.
+ */
+void
+conn_close_after_flush(struct conn *c)
+{
+	struct timeval	tv = { ENGINE_CLOSE_GRACE, 0 };
+
+	evtimer_del(&c->ev_timer);
+	evtimer_add(&c->ev_timer, &tv);
+}
+
+void
+conn_authenticated(struct conn *c)
+{
+	if (c->unauth != NULL) {
+		addr_count_put(c->unauth);
+		c->unauth = NULL;
+		nunauth--;
+	}
+	evtimer_del(&c->ev_timer);
+}
+
+static void
+conn_timer(int fd, short event, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)event;
+	if (c->state == CONN_CLOSING) {
+		conn_free(c);
+		return;
+	}
+	if (c->state < CONN_OPEN) {
+		stream_error(c, "connection-timeout", "no handshake in time");
+		conn_sync(c);
+	}
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct obuf	*o = &c->out;
+
+	log_debug("connection %u from %s closed", c->id, c->peername);
+	if (c->auth_pending && !authd_gone &&
+	    imsgev_compose(&iev_authd, IMSG_AUTH_FORGET, c->id, -1, NULL,
+	    0) == -1)
+		fatal("imsgev_compose");
+	if (c->unauth != NULL) {
+		addr_count_put(c->unauth);
+		nunauth--;
+	}
+	nconns--;
+	RB_REMOVE(conn_tree, &conns, c);
+	if (c->reading)
+		event_del(&c->ev_read);
+	if (c->writing)
+		event_del(&c->ev_write);
+	evtimer_del(&c->ev_timer);
+	close(c->fd);
+	XML_ParserFree(c->parser);
+	free(c->in);
+	freezero(o->data, o->cap);
+	free(c);
 }

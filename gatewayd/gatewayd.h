@@ -54,6 +54,14 @@
 #define GW_MAX_STANZA		(256 * 1024)
 #define GW_MIN_STANZA		10000	/* RFC 6120 13.12 */
 #define GW_MAX_STANZA_LIMIT	(16 * 1024 * 1024)
+#define GW_MAX_UNAUTH		128
+#define GW_MAX_UNAUTH_PER_ADDR	16
+#define GW_MAX_PREAUTH		4096
+#define GW_MAX_DEPTH		32
+#define GW_MAX_ATTRS		64
+#define GW_AUTH_FAIL_MAX	5
+#define GW_AUTH_FAIL_WINDOW	60
+#define GW_AUTH_HOLDDOWN	60
 #define GW_HANDSHAKE_TIMEOUT	10
 #define GW_IDLE_TIMEOUT		300
 #define GW_TIMEOUT_MAX		86400
@@ -74,7 +82,12 @@ enum imsg_type {
 	IMSG_RECONF_SECRET,	/* parent -> authd: struct gw_secret_conf */
 	IMSG_RECONF_DONE,	/* parent -> child: swap in the staged config */
 	IMSG_RECONF_ACK,	/* child -> parent: swapped */
-	IMSG_CTL_VERBOSE	/* parent -> child: int */
+	IMSG_CTL_VERBOSE,	/* parent -> child: int */
+	IMSG_AUTH_STREAM,	/* engine -> authd: struct gw_auth_stream */
+	IMSG_AUTH_STREAMID,	/* authd -> engine: struct gw_auth_streamid */
+	IMSG_AUTH_HANDSHAKE,	/* engine -> authd: struct gw_auth_handshake */
+	IMSG_AUTH_RESULT,	/* authd -> engine: struct gw_auth_result */
+	IMSG_AUTH_FORGET	/* engine -> authd: the connection is gone */
 };
 
 /*
@@ -83,10 +96,48 @@ enum imsg_type {
  */
 struct gw_global {
 	uint32_t		 max_conns;
+	uint32_t		 max_unauth;
+	uint32_t		 max_unauth_per_addr;
+	uint32_t		 max_preauth;
 	uint32_t		 max_stanza;
+	uint32_t		 max_depth;
+	uint32_t		 max_attrs;
 	uint32_t		 handshake_timeout;
 	uint32_t		 idle_timeout;
+	uint32_t		 auth_fail_max;
+	uint32_t		 auth_fail_window;
+	uint32_t		 auth_holddown;
 	int32_t			 verbose;
+};
+
+/*
+ * The handshake.  authd issues each stream id itself and keeps it with
+ * the connection id (the imsg peerid), the domain and the address: it
+ * answers only for an id it issued, once.
+ */
+#define GW_STREAMID_LEN		32	/* 128 bits in hex */
+#define GW_DIGEST_LEN		20	/* SHA-1 */
+
+struct gw_auth_stream {
+	char			 domain[GW_NAME_MAX];
+	struct sockaddr_storage	 peer;
+};
+
+struct gw_auth_streamid {
+	char			 id[GW_STREAMID_LEN + 1];
+};
+
+struct gw_auth_handshake {
+	uint8_t			 digest[GW_DIGEST_LEN];
+};
+
+enum gw_auth_verdict {
+	AUTH_OK,
+	AUTH_DENIED
+};
+
+struct gw_auth_result {
+	int32_t			 verdict;
 };
 
 struct gw_listen_conf {

@@ -93,6 +93,7 @@ static void		 add_component(const char *);
 static int		 add_alias(const char *);
 static int		 check_name(const char *, char *);
 static int		 parse_size(const char *, long long, uint32_t *);
+static int		 number_in(long long, long long, long long, const char *);
 static void		 parse_secrets(void);
 static void		 end_component(void);
 static int		 resolve_path(const char *, const char *, char *, size_t);
@@ -107,13 +108,14 @@ typedef struct {
 
 %}
 
-%token	ALIAS ATTRIBUTES CHROOT COMPONENT CONFLICT CONNECTIONS DEFAULT
-%token	HANDSHAKE IDLE INCLUDE LISTEN MAX ON PORT REJECT REPLACE ROUTE
-%token	SECRETS SIZE STANZA TIMEOUT USER
+%token	ADDRESS ALIAS ATTRIBUTES CHROOT COMPONENT CONFLICT CONNECTIONS
+%token	DEFAULT DEPTH FAILURES HANDSHAKE HOLDDOWN IDLE INCLUDE LISTEN MAX
+%token	ON PER PORT PREAUTH REJECT REPLACE ROUTE SECRETS SIZE STANZA TIMEOUT
+%token	UNAUTHENTICATED USER
 %token	ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
-%type	<v.number>	port timeout
+%type	<v.number>	port timeout peraddr holddown
 %type	<v.string>	string
 
 %%
@@ -201,6 +203,20 @@ timeout		: NUMBER			{
 		}
 		;
 
+peraddr		: /* empty */			{
+			$$ = GW_MAX_UNAUTH_PER_ADDR;
+		}
+		| PER ADDRESS NUMBER		{
+			if (number_in($3, 1, 1000000, "per address") == -1)
+				YYERROR;
+			$$ = $3;
+		}
+		;
+
+holddown	: /* empty */			{ $$ = GW_AUTH_HOLDDOWN; }
+		| HOLDDOWN timeout		{ $$ = $2; }
+		;
+
 main		: LISTEN ON STRING port		{
 			int	ret;
 
@@ -249,6 +265,35 @@ main		: LISTEN ON STRING port		{
 			if (parse_size(NULL, $4,
 			    &conf->global.max_stanza) == -1)
 				YYERROR;
+		}
+		| MAX UNAUTHENTICATED NUMBER peraddr {
+			if (number_in($3, 1, 1000000,
+			    "max unauthenticated") == -1)
+				YYERROR;
+			conf->global.max_unauth = $3;
+			conf->global.max_unauth_per_addr = $4 < $3 ? $4 : $3;
+		}
+		| MAX PREAUTH SIZE NUMBER	{
+			if (number_in($4, 512, 65536, "max preauth size") == -1)
+				YYERROR;
+			conf->global.max_preauth = $4;
+		}
+		| MAX DEPTH NUMBER		{
+			if (number_in($3, 2, 1024, "max depth") == -1)
+				YYERROR;
+			conf->global.max_depth = $3;
+		}
+		| MAX ATTRIBUTES NUMBER		{
+			if (number_in($3, 4, 1024, "max attributes") == -1)
+				YYERROR;
+			conf->global.max_attrs = $3;
+		}
+		| HANDSHAKE FAILURES NUMBER PER timeout holddown {
+			if (number_in($3, 1, 1000, "handshake failures") == -1)
+				YYERROR;
+			conf->global.auth_fail_max = $3;
+			conf->global.auth_fail_window = $5;
+			conf->global.auth_holddown = $6;
 		}
 		| MAX STANZA SIZE STRING	{
 			int	ret;
@@ -394,6 +439,7 @@ lookup(char *s)
 {
 	/* Sorted: bsearch. */
 	static const struct keywords keywords[] = {
+		{ "address",		ADDRESS },
 		{ "alias",		ALIAS },
 		{ "attributes",		ATTRIBUTES },
 		{ "chroot",		CHROOT },
@@ -401,13 +447,18 @@ lookup(char *s)
 		{ "conflict",		CONFLICT },
 		{ "connections",	CONNECTIONS },
 		{ "default",		DEFAULT },
+		{ "depth",		DEPTH },
+		{ "failures",		FAILURES },
 		{ "handshake",		HANDSHAKE },
+		{ "holddown",		HOLDDOWN },
 		{ "idle",		IDLE },
 		{ "include",		INCLUDE },
 		{ "listen",		LISTEN },
 		{ "max",		MAX },
 		{ "on",			ON },
+		{ "per",		PER },
 		{ "port",		PORT },
+		{ "preauth",		PREAUTH },
 		{ "reject",		REJECT },
 		{ "replace",		REPLACE },
 		{ "route",		ROUTE },
@@ -415,6 +466,7 @@ lookup(char *s)
 		{ "size",		SIZE },
 		{ "stanza",		STANZA },
 		{ "timeout",		TIMEOUT },
+		{ "unauthenticated",	UNAUTHENTICATED },
 		{ "user",		USER }
 	};
 	const struct keywords	*p;
@@ -1061,6 +1113,17 @@ parse_size(const char *s, long long num, uint32_t *out)
  bad:
 	yyerror("invalid size \"%s\"", s);
 	return (-1);
+}
+
+static int
+number_in(long long n, long long min, long long max, const char *what)
+{
+	if (n < min || n > max) {
+		yyerror("%s %lld out of range (%lld to %lld)", what, n, min,
+		    max);
+		return (-1);
+	}
+	return (0);
 }
 
 static struct gw_component *
