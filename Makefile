@@ -31,7 +31,8 @@ CHROOTDIR ?=	/var/lib/gatewayd
 PKGS =		libbsd-overlay libevent expat libcrypto
 CPPFLAGS +=	-D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS +=	$(shell pkg-config --libs $(PKGS) 2>/dev/null)
-SYS_SRCS =	common/sandbox_linux.c common/imsg.c common/imsg-buffer.c
+IMSG_SRCS =	common/imsg.c common/imsg-buffer.c
+SYS_SRCS =	common/sandbox_linux.c $(IMSG_SRCS)
 endif
 
 # Debian packages: to build, and what the tests use as real peers.
@@ -46,7 +47,8 @@ SRCS =		gatewayd/gatewayd.c gatewayd/config.c gatewayd/proc.c \
 		common/log.c $(SYS_SRCS)
 OBJS =		$(SRCS:%.c=$(OBJ)/%.o) $(OBJ)/parse.o
 
-REGRESS_PROGS =	$(OBJ)/regress/imsg_test $(OBJ)/regress/sandbox_test
+REGRESS_PROGS =	$(OBJ)/regress/imsg_test $(OBJ)/regress/sandbox_test \
+		$(OBJ)/regress/digest_test $(OBJ)/regress/authd_test
 
 PROG =		$(OBJ)/bin/gatewayd
 
@@ -83,6 +85,18 @@ $(OBJ)/regress/sandbox_test: regress/sandbox/sandbox_test.c \
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
 	    regress/sandbox/sandbox_test.c common/sandbox_linux.c \
 	    common/log.c $(LDLIBS)
+
+$(OBJ)/regress/digest_test: regress/auth/digest_test.c authd/digest.c \
+    authd/digest.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
+	    regress/auth/digest_test.c authd/digest.c $(LDLIBS)
+
+$(OBJ)/regress/authd_test: regress/auth/authd_test.c authd/digest.c \
+    gatewayd/gatewayd.h $(IMSG_SRCS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
+	    regress/auth/authd_test.c authd/digest.c $(IMSG_SRCS) $(LDLIBS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \

@@ -81,7 +81,7 @@ struct authd_source {
 	time_t			 window_start;
 	uint32_t		 failures;
 	time_t			 holddown_until;
-	time_t			 next_slot;
+	int64_t			 next_slot;	/* milliseconds */
 };
 RB_HEAD(authd_sources, authd_source);
 TAILQ_HEAD(authd_source_lru, authd_source);
@@ -91,13 +91,13 @@ struct authd_answer {
 	TAILQ_ENTRY(authd_answer) entry;
 	uint32_t		 conn_id;
 	int32_t			 verdict;
-	time_t			 due;
+	int64_t			 due;		/* milliseconds */
 };
 TAILQ_HEAD(authd_answers, authd_answer);
 
 #define AUTHD_MAX_STREAMS	100000	/* more would be a broken engine */
 #define AUTHD_MAX_SOURCES	10000
-#define AUTHD_SLOT		1	/* seconds between held-down answers */
+#define AUTHD_SLOT_MS		1000	/* between held-down answers */
 
 enum { PFD_PARENT, PFD_ENGINE, PFD_MAX };
 
@@ -339,14 +339,20 @@ authd_dispatch_parent(void)
 	return (0);
 }
 
-static time_t
-now_mono(void)
+static int64_t
+now_ms(void)
 {
 	struct timespec	ts;
 
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
 		fatal("clock_gettime");
-	return (ts.tv_sec);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+static time_t
+now_mono(void)
+{
+	return (now_ms() / 1000);
 }
 
 static void
@@ -459,7 +465,7 @@ authd_answer_throttled(uint32_t conn_id, int32_t verdict,
     struct authd_source *srcs[2], time_t now)
 {
 	struct authd_answer	*ans, *a;
-	time_t			 due = now;
+	int64_t			 due = now_ms();
 	int			 i, held = 0;
 
 	for (i = 0; i < 2; i++)
@@ -472,7 +478,7 @@ authd_answer_throttled(uint32_t conn_id, int32_t verdict,
 		authd_answer(conn_id, verdict);
 		return;
 	}
-	due += AUTHD_SLOT;
+	due += AUTHD_SLOT_MS;
 	for (i = 0; i < 2; i++)
 		if (srcs[i] != NULL)
 			srcs[i]->next_slot = due;
@@ -494,7 +500,7 @@ static void
 authd_send_due(void)
 {
 	struct authd_answer	*ans;
-	time_t			 now = now_mono();
+	int64_t			 now = now_ms();
 
 	while ((ans = TAILQ_FIRST(&answers)) != NULL && ans->due <= now) {
 		TAILQ_REMOVE(&answers, ans, entry);
@@ -508,12 +514,12 @@ static int
 authd_poll_timeout(void)
 {
 	struct authd_answer	*ans;
-	time_t			 now;
+	int64_t			 now;
 
 	if ((ans = TAILQ_FIRST(&answers)) == NULL)
 		return (-1);
-	now = now_mono();
-	return (ans->due <= now ? 0 : (int)(ans->due - now) * 1000);
+	now = now_ms();
+	return (ans->due <= now ? 0 : (int)(ans->due - now));
 }
 
 /* A new stream: issue its id, 128 bits from the system's CSPRNG. */

@@ -6,7 +6,8 @@ OBJ=${OBJ:-obj}
 export TOP
 cd "$TOP" || exit 1
 
-tests="$OBJ/regress/imsg_test $OBJ/regress/sandbox_test"
+tests="$OBJ/regress/imsg_test $OBJ/regress/sandbox_test $OBJ/regress/digest_test"
+tests="$tests $OBJ/regress/authd_test"
 for t in regress/*/*.sh; do
 	case "$t" in regress/lib.sh) continue ;; esac
 	tests="$tests $t"
