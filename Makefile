@@ -52,7 +52,12 @@ REGRESS_PROGS =	$(OBJ)/regress/imsg_test $(OBJ)/regress/sandbox_test \
 
 PROG =		$(OBJ)/bin/gatewayd
 
-.PHONY: all install clean run check bench deps deps-test regress
+.PHONY: all install clean run check bench deps deps-test regress \
+	regress-progs sanitize
+
+# The tests run twice: with the normal build and with this one.
+SANITIZE =	-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+		-fno-sanitize-recover=all
 
 all: $(PROG)
 
@@ -123,10 +128,18 @@ run: deps
 	@sh regress/demo.sh
 
 check: deps-test
-	@$(MAKE) --no-print-directory all regress
+	@$(MAKE) --no-print-directory regress-progs
+	@$(MAKE) --no-print-directory sanitize
+	@sh regress/run.sh $(OBJ) $(OBJ)/asan
 
-regress: $(PROG) $(REGRESS_PROGS)
-	@OBJ=$(OBJ) sh regress/run.sh
+regress-progs: $(PROG) $(REGRESS_PROGS)
+
+sanitize:
+	@$(MAKE) --no-print-directory OBJ=$(OBJ)/asan CFLAGS="$(SANITIZE)" \
+	    LDFLAGS="$(SANITIZE)" regress-progs
+
+regress: regress-progs
+	@sh regress/run.sh $(OBJ)
 
 bench:
 	@echo "bench: no benchmarks yet (stanza routing comes first)"

@@ -59,6 +59,7 @@ static const int sc_common[] = {
 	SYS_clock_gettime, SYS_gettimeofday, SYS_getrandom,
 	SYS_getpid, SYS_gettid,
 	SYS_rt_sigreturn, SYS_rt_sigprocmask, SYS_restart_syscall,
+	SYS_sigaltstack,		/* sanitizer runtimes at exit */
 	SYS_exit, SYS_exit_group
 };
 
