@@ -649,18 +649,15 @@ conn_read(int fd, short event, void *arg)
 		return;
 	}
 	if (n == 0) {
-		if (c->state == CONN_CLOSING) {
+		/* Nothing more comes: answer, flush what we have, close. */
+		stream_peer_closed(c);
+		c->dead = 1;
+		if (c->out.len == c->out.off) {
 			conn_free(c);
 			return;
 		}
-		stream_peer_closed(c);
-		c->dead = c->out.len == c->out.off;
 	} else if (c->state != CONN_CLOSING)
 		stream_input(c, c->in, n);
-	if (c->dead) {
-		conn_free(c);
-		return;
-	}
 	conn_sync(c);
 }
 
