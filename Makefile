@@ -43,7 +43,7 @@ TEST_DEBS =	clang python3 python3-slixmpp python3-twisted procps \
 
 OBJ =		obj
 SRCS =		gatewayd/gatewayd.c gatewayd/config.c gatewayd/proc.c \
-		gatewayd/engine.c gatewayd/stream.c authd/authd.c authd/digest.c \
+		gatewayd/engine.c gatewayd/stream.c gatewayd/router.c authd/authd.c authd/digest.c \
 		common/log.c $(SYS_SRCS)
 OBJS =		$(SRCS:%.c=$(OBJ)/%.o) $(OBJ)/parse.o
 

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gatewayd.h"
 #include "log.h"
@@ -49,6 +50,16 @@ config_new(void)
 	conf->global.auth_fail_max = GW_AUTH_FAIL_MAX;
 	conf->global.auth_fail_window = GW_AUTH_FAIL_WINDOW;
 	conf->global.auth_holddown = GW_AUTH_HOLDDOWN;
+	conf->global.max_queue = GW_MAX_QUEUE;
+	conf->global.queue_timeout = GW_QUEUE_TIMEOUT;
+	conf->global.flap_max = GW_FLAP_MAX;
+	conf->global.flap_window = GW_FLAP_WINDOW;
+	conf->global.flap_holddown = GW_FLAP_HOLDDOWN;
+	/* Named after the host unless the configuration says otherwise. */
+	if (gethostname(conf->global.name, sizeof(conf->global.name)) == -1 ||
+	    domain_normalize(conf->global.name) == -1)
+		strlcpy(conf->global.name, "localhost",
+		    sizeof(conf->global.name));
 	conf->global.handshake_timeout = GW_HANDSHAKE_TIMEOUT;
 	conf->global.idle_timeout = GW_IDLE_TIMEOUT;
 	strlcpy(conf->user, GATEWAYD_USER, sizeof(conf->user));
@@ -209,6 +220,8 @@ config_print(FILE *fp, const struct gatewayd_conf *conf)
 	const struct gw_alias		*a;
 	char				 addr[NI_MAXHOST + 16];
 
+	if (conf->name_set)
+		fprintf(fp, "name \"%s\"\n", conf->global.name);
 	TAILQ_FOREACH(l, &conf->listeners, entry)
 		fprintf(fp, "listen on %s\n",
 		    sockaddr_print(&l->conf.ss, addr, sizeof(addr)));
@@ -227,6 +240,11 @@ config_print(FILE *fp, const struct gatewayd_conf *conf)
 	    conf->global.auth_fail_max, conf->global.auth_fail_window,
 	    conf->global.auth_holddown);
 	fprintf(fp, "idle timeout %u\n", conf->global.idle_timeout);
+	fprintf(fp, "max queue size %u\n", conf->global.max_queue);
+	fprintf(fp, "queue timeout %u\n", conf->global.queue_timeout);
+	fprintf(fp, "max takeovers %u per %u holddown %u\n",
+	    conf->global.flap_max, conf->global.flap_window,
+	    conf->global.flap_holddown);
 
 	TAILQ_FOREACH(c, &conf->components, entry) {
 		fprintf(fp, "\ncomponent \"%s\" {\n", c->conf.name);

@@ -31,9 +31,10 @@
 #include "log.h"
 
 #define ENGINE_ACCEPT_BACKOFF	1	/* seconds a listener rests on EMFILE */
-#define ENGINE_READ_SIZE	16384
+#define ENGINE_READ_SIZE	65536
 #define ENGINE_FD_RESERVE	16	/* descriptors kept for ourselves */
 #define ENGINE_CLOSE_GRACE	5	/* seconds a closed stream may linger */
+#define ENGINE_TICK		1	/* seconds between keepalive rounds */
 
 RB_HEAD(conn_tree, conn);
 RB_HEAD(addr_tree, addr_count);
@@ -45,6 +46,11 @@ static struct engine_conf	*staged;
 static int			 authd_gone;
 static struct conn_tree		 conns = RB_INITIALIZER(&conns);
 static struct addr_tree		 unauth_addrs = RB_INITIALIZER(&unauth_addrs);
+static struct conn_list		 dirty = TAILQ_HEAD_INITIALIZER(dirty);
+static struct conn_list		 graveyard =
+				    TAILQ_HEAD_INITIALIZER(graveyard);
+static int			 shutting_down;
+static struct event		 ev_shutdown, ev_tick;
 static uint32_t			 next_conn_id = 1;
 static uint32_t			 nconns, nunauth;
 static rlim_t			 fd_limit;
@@ -66,8 +72,13 @@ RB_GENERATE_STATIC(addr_tree, addr_count, entry, addr_count_cmp)
 static void	conn_read(int, short, void *);
 static void	conn_writable(int, short, void *);
 static void	conn_timer(int, short, void *);
-static void	conn_free(struct conn *);
-static void	conn_sync(struct conn *);
+static void	conn_stall(int, short, void *);
+static void	engine_reap(void);
+static __dead void engine_exit(void);
+static void	engine_shutdown(void);
+static void	engine_shutdown_expired(int, short, void *);
+static void	engine_tick(int, short, void *);
+void		engine_flush(void);
 
 static void	engine_dispatch_parent(int, short, void *);
 static void	engine_dispatch_authd(int, short, void *);
@@ -101,6 +112,8 @@ engine_preinit(void)
 void
 engine_main(int debug, int verbose, const char *user, const char *chrootdir)
 {
+	struct timeval	tick = { ENGINE_TICK, 0 };
+
 	(void)debug;
 	(void)verbose;
 
@@ -124,6 +137,8 @@ engine_main(int debug, int verbose, const char *user, const char *chrootdir)
 	engine_preinit();
 	proc_child_setup(PROC_ENGINE, user, chrootdir);
 	log_debug("started");
+	evtimer_set(&ev_tick, engine_tick, NULL);
+	evtimer_add(&ev_tick, &tick);
 
 	event_dispatch();
 	fatalx("event loop ended");
@@ -138,6 +153,7 @@ engine_conf_new(void)
 		fatal("engine_conf_new");
 	TAILQ_INIT(&ec->listeners);
 	TAILQ_INIT(&ec->components);
+	RB_INIT(&ec->names);
 	return (ec);
 }
 
@@ -172,6 +188,7 @@ engine_conf_free(struct engine_conf *ec)
 		free(c->aliases);
 		free(c);
 	}
+	free(ec->namebuf);
 	free(ec);
 }
 
@@ -185,8 +202,10 @@ engine_dispatch_parent(int fd, short event, void *arg)
 	(void)fd;
 	if (imsgev_handle_io(iev, event) == -1) {
 		/* The parent is gone or tells us to stop. */
-		log_debug("parent closed the pipe, exiting");
-		exit(0);
+		log_debug("parent closed the pipe");
+		imsgev_clear(iev);
+		engine_shutdown();
+		return;
 	}
 	for (;;) {
 		if ((n = imsgbuf_get(&iev->ibuf, &imsg)) == -1)
@@ -227,7 +246,7 @@ engine_dispatch_parent(int fd, short event, void *arg)
 	imsgev_add(iev);
 }
 
-static struct conn *
+struct conn *
 conn_find(uint32_t id)
 {
 	struct conn	key;
@@ -267,10 +286,8 @@ engine_dispatch_authd(int fd, short event, void *arg)
 			    "AUTH_STREAMID");
 			if (strnlen(sid.id, sizeof(sid.id)) != GW_STREAMID_LEN)
 				fatalx("AUTH_STREAMID: bad id");
-			if (c != NULL) {
+			if (c != NULL)
 				stream_streamid(c, sid.id);
-				conn_sync(c);
-			}
 			break;
 		case IMSG_AUTH_RESULT:
 			imsg_get_fixed(&imsg, &res, sizeof(res),
@@ -278,7 +295,6 @@ engine_dispatch_authd(int fd, short event, void *arg)
 			if (c != NULL) {
 				c->auth_pending = 0;
 				stream_verdict(c, res.verdict);
-				conn_sync(c);
 			}
 			break;
 		default:
@@ -288,6 +304,7 @@ engine_dispatch_authd(int fd, short event, void *arg)
 		imsg_free(&imsg);
 	}
 	imsgev_add(iev);
+	engine_flush();
 }
 
 int
@@ -397,7 +414,8 @@ static void
 engine_reconf_done(void)
 {
 	struct engine_listener	*el, *old;
-	struct engine_component	*c;
+	struct engine_component	*c, *oc;
+	struct conn		*conn;
 	char			 addr[NI_MAXHOST + 16];
 	size_t			 i;
 
@@ -421,11 +439,35 @@ engine_reconf_done(void)
 			log_info("no longer listening on %s",
 			    sockaddr_print(&old->conf.ss, addr, sizeof(addr)));
 
+	/* Bound streams and takeover history stay with their name. */
+	router_names_build(staged);
+	TAILQ_FOREACH(oc, &engine_running->components, entry) {
+		TAILQ_FOREACH(c, &staged->components, entry)
+			if (strcmp(c->conf.name, oc->conf.name) == 0)
+				break;
+		if (c != NULL) {
+			c->conn = oc->conn;
+			c->flap_start = oc->flap_start;
+			c->flap_count = oc->flap_count;
+			c->flap_holddown = oc->flap_holddown;
+		} else if (oc->conn != NULL)
+			oc->conn->comp = NULL;
+		if (c != NULL && c->conn != NULL)
+			c->conn->comp = c;
+		oc->conn = NULL;
+	}
+
 	engine_conf_free(engine_running);
 	engine_running = staged;
 	staged = NULL;
 	TAILQ_FOREACH(el, &engine_running->listeners, entry)
 		engine_listener_arm(el);
+	/* Streams of components that are gone: host-gone. */
+	RB_FOREACH(conn, conn_tree, &conns)
+		if (conn->state >= CONN_STREAMID && conn->state <= CONN_OPEN &&
+		    engine_find_component(conn->domain) == NULL)
+			stream_error(conn, "host-gone", "component removed");
+	engine_flush();
 	TAILQ_FOREACH(c, &engine_running->components, entry) {
 		log_debug("component %s%s", c->conf.name,
 		    (c->conf.flags & GW_COMP_DEFAULT_ROUTE) ?
@@ -595,6 +637,7 @@ engine_accept(int fd, short event, void *arg)
 	strlcpy(c->peername, host, sizeof(c->peername));
 	c->state = CONN_HEADER;
 	c->unauth = ac;
+	TAILQ_INIT(&c->waiters);
 	ac->count++;
 	nunauth++;
 	nconns++;
@@ -603,17 +646,119 @@ engine_accept(int fd, short event, void *arg)
 	event_set(&c->ev_read, s, EV_READ | EV_PERSIST, conn_read, c);
 	event_set(&c->ev_write, s, EV_WRITE | EV_PERSIST, conn_writable, c);
 	evtimer_set(&c->ev_timer, conn_timer, c);
+	evtimer_set(&c->ev_stall, conn_stall, c);
 	tv.tv_sec = g->handshake_timeout;
 	evtimer_add(&c->ev_timer, &tv);
 	conn_sync(c);
 	log_debug("connection %u from %s", c->id, host);
 }
 
-/* Read while the parser runs; not while it waits for authd. */
+/*
+ * A destination over its high mark: the clock runs.  If it is still
+ * over the mark when the queue timeout passes, it is closed.
+ */
+void
+conn_stall_start(struct conn *c)
+{
+	struct timeval	tv = { engine_running->global.queue_timeout, 0 };
+
+	if (c->stalled || c->dead)
+		return;
+	c->stalled = 1;
+	evtimer_add(&c->ev_stall, &tv);
+}
+
+void
+conn_stall_stop(struct conn *c)
+{
+	if (!c->stalled)
+		return;
+	c->stalled = 0;
+	evtimer_del(&c->ev_stall);
+}
+
 static void
+conn_stall(int fd, short event, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)event;
+	c->stalled = 0;
+	stream_error(c, "resource-constraint", "queue full for %u seconds",
+	    engine_running->global.queue_timeout);
+	/* It will not read what is queued: give it back now. */
+	conn_close(c);
+	engine_flush();
+}
+
+/*
+ * Every few seconds: a space to each authenticated stream that has had
+ * no output for the idle timeout, so that a dead peer shows (the socket
+ * then fails) and middleboxes keep the connection.
+ */
+static void
+engine_tick(int fd, short event, void *arg)
+{
+	struct timeval	 tv = { ENGINE_TICK, 0 };
+	struct conn	*c;
+	time_t		 now = time(NULL);
+
+	(void)fd;
+	(void)event;
+	(void)arg;
+	RB_FOREACH(c, conn_tree, &conns)
+		if (c->state == CONN_OPEN && conn_queued(c) == 0 &&
+		    now - c->last_out >= engine_running->global.idle_timeout) {
+			conn_write(c, " ", 1);
+			c->last_out = now;
+		}
+	engine_flush();
+	evtimer_add(&ev_tick, &tv);
+}
+
+/*
+ * The parent is gone or wants us gone: every stream gets system-shutdown
+ * and its queue has ENGINE_CLOSE_GRACE seconds to drain.
+ */
+static void
+engine_shutdown(void)
+{
+	struct timeval	 tv = { ENGINE_CLOSE_GRACE + 1, 0 };
+	struct conn	*c, *next;
+
+	if (shutting_down)
+		return;
+	shutting_down = 1;
+	log_debug("shutting down, %u connections", nconns);
+	RB_FOREACH_SAFE(c, conn_tree, &conns, next)
+		stream_error(c, "system-shutdown", "gatewayd stops");
+	evtimer_set(&ev_shutdown, engine_shutdown_expired, NULL);
+	evtimer_add(&ev_shutdown, &tv);
+	engine_flush();
+}
+
+static void
+engine_shutdown_expired(int fd, short event, void *arg)
+{
+	(void)fd;
+	(void)event;
+	(void)arg;
+	engine_exit();
+}
+
+static __dead void
+engine_exit(void)
+{
+	log_debug("exiting");
+	exit(0);
+}
+
+/* Read while the parser runs: not while it waits, nor once closed. */
+void
 conn_sync(struct conn *c)
 {
-	int	want = !c->suspended && !c->dead;
+	int	want = !c->suspended && !c->dead && !c->eof;
 
 	if (want && !c->reading)
 		event_add(&c->ev_read, NULL);
@@ -622,103 +767,358 @@ conn_sync(struct conn *c)
 	c->reading = want;
 }
 
+/*
+ * After the parser has run over a view: keep the input from the boundary
+ * on (an unfinished or held-back stanza, or bytes the paused parser has
+ * still to hand us) in the connection's own buffer; nothing otherwise.
+ */
+static void
+conn_retain(struct conn *c)
+{
+	uint64_t	 end = c->view.base + c->view.len;
+	uint64_t	 keep = c->boundary < end ? c->boundary : end;
+	size_t		 need, drop;
+	char		*p;
+
+	if (keep < c->view.base)
+		fatalx("%s: connection %u lost input", __func__, c->id);
+	need = end - keep;
+	if (c->view.ptr == c->in) {
+		drop = keep - c->in_base;
+		if (drop > 0 && need > 0)
+			memmove(c->in, c->in + drop, need);
+		c->in_len = need;
+	} else if (need > 0) {
+		if (need > c->in_cap) {
+			if ((p = realloc(c->in, need)) == NULL)
+				fatal("%s", __func__);
+			c->in = p;
+			c->in_cap = need;
+		}
+		memcpy(c->in, c->view.ptr + (keep - c->view.base), need);
+		c->in_len = need;
+	} else
+		c->in_len = 0;
+	c->in_base = keep;
+	if (c->in_len == 0) {
+		/* An idle connection holds no input buffer. */
+		free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
+	}
+	c->view.ptr = c->in;
+	c->view.base = c->in_base;
+	c->view.len = c->in_len;
+}
+
+/* The raw bytes of the stream at an offset the parser has seen. */
+const char *
+stream_raw(struct conn *c, uint64_t off)
+{
+	if (off < c->view.base || off > c->view.base + c->view.len)
+		fatalx("%s: connection %u: offset %llu outside the view",
+		    __func__, c->id, (unsigned long long)off);
+	return (c->view.ptr + (off - c->view.base));
+}
+
+/*
+ * Input goes into one shared buffer, unless part of a stanza is already
+ * held: then behind it, in the connection's buffer, so that a stanza is
+ * always contiguous.  Only what the parser has not finished with is
+ * copied out of the shared buffer.
+ */
 static void
 conn_read(int fd, short event, void *arg)
 {
+	static char		*shared;
 	struct conn		*c = arg;
 	const struct gw_global	*g = &engine_running->global;
 	size_t			 want = ENGINE_READ_SIZE;
+	char			*buf, *p;
 	ssize_t			 n;
 
 	(void)event;
-	if (c->in == NULL && (c->in = malloc(ENGINE_READ_SIZE)) == NULL) {
-		log_warn("connection %u", c->id);
-		conn_free(c);
-		return;
-	}
-	/* Before authentication no more than the limit is ever buffered. */
+	if (shared == NULL && (shared = malloc(ENGINE_READ_SIZE)) == NULL)
+		fatal("%s", __func__);
+	/* Before authentication no more than the limit is ever read. */
 	if (c->state < CONN_OPEN && c->bytes_in < g->max_preauth &&
 	    g->max_preauth - c->bytes_in + 1 < want)
 		want = g->max_preauth - c->bytes_in + 1;
-	if ((n = read(fd, c->in, want)) == -1) {
+	if (c->in_len > 0) {
+		if (c->in_cap - c->in_len < want) {
+			if ((p = realloc(c->in, c->in_len + want)) == NULL)
+				fatal("%s", __func__);
+			c->in = p;
+			c->in_cap = c->in_len + want;
+		}
+		buf = c->in + c->in_len;
+	} else
+		buf = shared;
+
+	if ((n = read(fd, buf, want)) == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
 		log_debug("connection %u from %s: read: %s", c->id,
 		    c->peername, strerror(errno));
-		conn_free(c);
+		conn_close(c);
+		engine_flush();
 		return;
 	}
 	if (n == 0) {
 		/* Nothing more comes: answer, flush what we have, close. */
+		c->eof = 1;
 		stream_peer_closed(c);
-		c->dead = 1;
-		if (c->out.len == c->out.off) {
-			conn_free(c);
-			return;
-		}
-	} else if (c->state != CONN_CLOSING)
-		stream_input(c, c->in, n);
+		if (!c->dead && conn_queued(c) == 0)
+			conn_close(c);
+		conn_sync(c);
+		engine_flush();
+		return;
+	}
+	if (c->state == CONN_CLOSING) {
+		conn_sync(c);
+		return;
+	}
+	if (buf == shared) {
+		c->view.ptr = shared;
+		c->view.base = c->bytes_in;
+		c->view.len = n;
+	} else {
+		c->in_len += n;
+		c->view.ptr = c->in;
+		c->view.base = c->in_base;
+		c->view.len = c->in_len;
+	}
+	stream_input(c, buf, n);
+	if (!c->dead)
+		conn_retain(c);
+	conn_sync(c);
+	engine_flush();
+}
+
+/* The parser works on the retained input (outside a read). */
+void
+conn_view_retained(struct conn *c)
+{
+	c->view.ptr = c->in;
+	c->view.base = c->in_base;
+	c->view.len = c->in_len;
+}
+
+/* Resumes a paused parser over the bytes it holds; see stream_resume. */
+void
+conn_resume(struct conn *c)
+{
+	if (c->dead || !c->suspended || c->blocked_on != NULL)
+		return;
+	conn_view_retained(c);
+	stream_resume(c);
+	if (!c->dead)
+		conn_retain(c);
 	conn_sync(c);
 }
 
+size_t
+conn_queued(const struct conn *c)
+{
+	return (c->out.len - c->out.off);
+}
+
+static void
+outq_reserve(struct outq *q, size_t len)
+{
+	char	*p;
+	size_t	 cap;
+
+	if (q->off == q->len)
+		q->off = q->len = 0;
+	else if (q->off > 0 && q->len + len > q->cap) {
+		memmove(q->data, q->data + q->off, q->len - q->off);
+		q->len -= q->off;
+		q->off = 0;
+	}
+	if (q->len + len <= q->cap)
+		return;
+	cap = q->cap == 0 ? 4096 : q->cap;
+	while (cap < q->len + len)
+		cap *= 2;
+	if ((p = realloc(q->data, cap)) == NULL)
+		fatal("%s", __func__);
+	q->data = p;
+	q->cap = cap;
+}
+
+/* The record of the last len bytes queued: a stanza of sender's. */
+static void
+outq_record(struct outq *q, uint32_t sender, size_t len)
+{
+	struct qrec	*r;
+	size_t		 last;
+
+	if (q->rnum > 0) {
+		last = (q->rfirst + q->rnum - 1) % q->rcap;
+		/* Our own bytes need no boundaries between them. */
+		if (sender == 0 && q->recs[last].sender == 0) {
+			q->recs[last].len += len;
+			return;
+		}
+	}
+	if (q->rnum == q->rcap) {
+		if ((r = reallocarray(NULL, q->rcap ? q->rcap * 2 : 16,
+		    sizeof(*r))) == NULL)
+			fatal("%s", __func__);
+		for (last = 0; last < q->rnum; last++)
+			r[last] = q->recs[(q->rfirst + last) % q->rcap];
+		free(q->recs);
+		q->recs = r;
+		q->rcap = q->rcap ? q->rcap * 2 : 16;
+		q->rfirst = 0;
+	}
+	r = &q->recs[(q->rfirst + q->rnum) % q->rcap];
+	r->sender = sender;
+	r->len = len;
+	q->rnum++;
+}
+
+/* The written bytes leave the queue, and with them their records. */
+static void
+outq_consume(struct outq *q, size_t n)
+{
+	struct qrec	*r;
+
+	q->off += n;
+	while (n > 0 && q->rnum > 0) {
+		r = &q->recs[q->rfirst];
+		if (n < r->len - q->rdone) {
+			q->rdone += n;
+			break;
+		}
+		n -= r->len - q->rdone;
+		q->rdone = 0;
+		q->rfirst = (q->rfirst + 1) % q->rcap;
+		q->rnum--;
+	}
+	if (q->off == q->len)
+		q->off = q->len = 0;
+}
+
+static void
+conn_mark_dirty(struct conn *c)
+{
+	if (!c->dirty && !c->dead) {
+		c->dirty = 1;
+		TAILQ_INSERT_TAIL(&dirty, c, dirty_entry);
+	}
+}
+
+/* Appends to the queue; the caller closes the stanza with conn_queue_end. */
+void
+conn_queue(struct conn *c, uint32_t sender, const char *data, size_t len)
+{
+	if (c->dead)
+		return;
+	outq_reserve(&c->out, len);
+	memcpy(c->out.data + c->out.len, data, len);
+	c->out.len += len;
+	/* Our own bytes are recorded as they come; a stanza at its end. */
+	if (sender == 0)
+		outq_record(&c->out, 0, len);
+}
+
+void
+conn_queue_end(struct conn *c, uint32_t sender, size_t len)
+{
+	if (c->dead)
+		return;
+	if (sender != 0)
+		outq_record(&c->out, sender, len);
+	conn_mark_dirty(c);
+	if (sender != 0) {
+		c->stanzas_out++;
+		c->bytes_out += len;
+	}
+}
+
+/* Bytes of gatewayd's own: headers, errors, keepalives, bounces. */
 void
 conn_write(struct conn *c, const char *data, size_t len)
 {
-	struct obuf	*o = &c->out;
-	char		*p;
-	size_t		 cap;
+	conn_queue(c, 0, data, len);
+	conn_queue_end(c, 0, 0);
+}
 
-	if (o->off == o->len)
-		o->off = o->len = 0;
-	if (o->len + len > o->cap) {
-		cap = o->cap == 0 ? 1024 : o->cap;
-		while (cap < o->len + len)
-			cap *= 2;
-		if ((p = recallocarray(o->data, o->cap, cap, 1)) == NULL)
-			fatal("conn_write");
-		o->data = p;
-		o->cap = cap;
+/* One write of what is queued; 0 when all is out or it must wait. */
+static void
+conn_flush(struct conn *c)
+{
+	struct outq	*q = &c->out;
+	ssize_t		 n;
+
+	if (c->dead || conn_queued(c) == 0)
+		return;
+	if ((n = write(c->fd, q->data + q->off, q->len - q->off)) == -1) {
+		if (errno == EAGAIN || errno == EINTR) {
+			n = 0;
+			goto wait;
+		}
+		log_debug("connection %u from %s: write: %s", c->id,
+		    c->peername, strerror(errno));
+		conn_close(c);
+		return;
 	}
-	memcpy(o->data + o->len, data, len);
-	o->len += len;
-	if (!c->writing) {
-		event_add(&c->ev_write, NULL);
-		c->writing = 1;
+	outq_consume(q, n);
+	c->last_out = time(NULL);
+ wait:
+	if (conn_queued(c) > 0) {
+		if (!c->writing) {
+			event_add(&c->ev_write, NULL);
+			c->writing = 1;
+		}
+		return;
 	}
+	if (c->writing) {
+		event_del(&c->ev_write);
+		c->writing = 0;
+	}
+	router_unblock_waiters(c);
+	if (c->state == CONN_CLOSING) {
+		if (c->eof) {
+			conn_close(c);
+			return;
+		}
+		if (!c->shut_wr) {
+			shutdown(c->fd, SHUT_WR);
+			c->shut_wr = 1;
+		}
+	}
+}
+
+/*
+ * Writes are batched: queuing marks a connection dirty, and this writes
+ * each dirty one once, at the end of the callback that queued.
+ */
+void
+engine_flush(void)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&dirty)) != NULL) {
+		TAILQ_REMOVE(&dirty, c, dirty_entry);
+		c->dirty = 0;
+		conn_flush(c);
+	}
+	engine_reap();
 }
 
 static void
 conn_writable(int fd, short event, void *arg)
 {
 	struct conn	*c = arg;
-	struct obuf	*o = &c->out;
-	ssize_t		 n;
 
+	(void)fd;
 	(void)event;
-	if ((n = write(fd, o->data + o->off, o->len - o->off)) == -1) {
-		if (errno == EAGAIN || errno == EINTR)
-			return;
-		log_debug("connection %u from %s: write: %s", c->id,
-		    c->peername, strerror(errno));
-		conn_free(c);
-		return;
-	}
-	o->off += n;
-	if (o->off < o->len)
-		return;
-	o->off = o->len = 0;
-	event_del(&c->ev_write);
-	c->writing = 0;
-	if (c->state == CONN_CLOSING) {
-		if (c->dead) {
-			conn_free(c);
-			return;
-		}
-		if (!c->shut_wr) {
-			shutdown(fd, SHUT_WR);
-			c->shut_wr = 1;
-		}
-	}
+	conn_flush(c);
+	/* Below the low mark, held-back senders went on and queued. */
+	engine_flush();
 }
 
 /*
@@ -732,6 +1132,8 @@ conn_close_after_flush(struct conn *c)
 
 	evtimer_del(&c->ev_timer);
 	evtimer_add(&c->ev_timer, &tv);
+	router_unbind(c);
+	conn_mark_dirty(c);
 }
 
 void
@@ -743,6 +1145,7 @@ conn_authenticated(struct conn *c)
 		nunauth--;
 	}
 	evtimer_del(&c->ev_timer);
+	c->last_out = time(NULL);
 }
 
 static void
@@ -752,40 +1155,74 @@ conn_timer(int fd, short event, void *arg)
 
 	(void)fd;
 	(void)event;
-	if (c->state == CONN_CLOSING) {
-		conn_free(c);
-		return;
-	}
-	if (c->state < CONN_OPEN) {
+	if (c->state == CONN_CLOSING)
+		conn_close(c);
+	else if (c->state < CONN_OPEN)
 		stream_error(c, "connection-timeout", "no handshake in time");
-		conn_sync(c);
-	}
+	engine_flush();
 }
 
-static void
-conn_free(struct conn *c)
+/*
+ * The connection is finished with: what it still had queued goes back
+ * to its senders, those waiting for it go on, its route is free.  The
+ * memory is released by engine_reap, when no caller holds it any more.
+ */
+void
+conn_close(struct conn *c)
 {
-	struct obuf	*o = &c->out;
-
+	if (c->dead)
+		return;
 	log_debug("connection %u from %s closed", c->id, c->peername);
+	c->dead = 1;
+	router_unbind(c);
+	if (c->blocked_on != NULL) {
+		TAILQ_REMOVE(&c->blocked_on->waiters, c, wait_entry);
+		c->blocked_on = NULL;
+	}
+	router_bounce_queued(c);
+	router_unblock_waiters(c);
 	if (c->auth_pending && !authd_gone &&
 	    imsgev_compose(&iev_authd, IMSG_AUTH_FORGET, c->id, -1, NULL,
 	    0) == -1)
 		fatal("imsgev_compose");
 	if (c->unauth != NULL) {
 		addr_count_put(c->unauth);
+		c->unauth = NULL;
 		nunauth--;
 	}
-	nconns--;
-	RB_REMOVE(conn_tree, &conns, c);
 	if (c->reading)
 		event_del(&c->ev_read);
 	if (c->writing)
 		event_del(&c->ev_write);
+	c->reading = c->writing = 0;
 	evtimer_del(&c->ev_timer);
+	if (c->stalled)
+		evtimer_del(&c->ev_stall);
+	if (c->dirty) {
+		TAILQ_REMOVE(&dirty, c, dirty_entry);
+		c->dirty = 0;
+	}
 	close(c->fd);
-	XML_ParserFree(c->parser);
-	free(c->in);
-	freezero(o->data, o->cap);
-	free(c);
+	c->fd = -1;
+	RB_REMOVE(conn_tree, &conns, c);
+	TAILQ_INSERT_TAIL(&graveyard, c, dead_entry);
+}
+
+static void
+engine_reap(void)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
+		TAILQ_REMOVE(&graveyard, c, dead_entry);
+		nconns--;
+		XML_ParserFree(c->parser);
+		free(c->in);
+		free(c->splice);
+		freezero(c->out.data, c->out.cap);
+		free(c->out.recs);
+		free(c);
+	}
+	if (shutting_down && nconns == 0)
+		engine_exit();
 }

@@ -41,11 +41,26 @@ struct engine_listener {
 };
 TAILQ_HEAD(engine_listeners, engine_listener);
 
+struct engine_component;
+
+/* A name a stream may bind: a component's own, or one of its aliases. */
+struct route_name {
+	RB_ENTRY(route_name)		 entry;
+	const char			*name;
+	struct engine_component		*comp;
+};
+RB_HEAD(route_names, route_name);
+
 struct engine_component {
 	TAILQ_ENTRY(engine_component)	 entry;
 	struct gw_component_conf	 conf;
 	struct gw_alias_conf		*aliases;
 	size_t				 naliases;
+	/* Runtime state, carried over to the same name on a reload. */
+	struct conn			*conn;		/* the bound stream */
+	time_t				 flap_start;
+	uint32_t			 flap_count;
+	time_t				 flap_holddown;
 };
 TAILQ_HEAD(engine_components, engine_component);
 
@@ -53,6 +68,9 @@ struct engine_conf {
 	struct gw_global		 global;
 	struct engine_listeners		 listeners;
 	struct engine_components	 components;
+	struct route_names		 names;
+	struct route_name		*namebuf;
+	struct engine_component		*default_route;
 };
 
 /* Unauthenticated connections per source address. */
@@ -62,12 +80,31 @@ struct addr_count {
 	uint32_t			 count;
 };
 
-/* Bytes waiting to be written to a connection. */
-struct obuf {
+/*
+ * What waits to be written to a connection: bytes, and for each stanza
+ * in them who sent it (0: gatewayd itself), so that what is never
+ * delivered can be bounced to its sender.
+ */
+struct qrec {
+	uint32_t			 sender;
+	uint32_t			 len;
+};
+
+struct outq {
 	char				*data;
 	size_t				 off;	/* written so far */
 	size_t				 len;	/* queued, incl. written */
 	size_t				 cap;
+	struct qrec			*recs;
+	size_t				 rfirst, rnum, rcap;
+	size_t				 rdone;	/* of the first, written */
+};
+
+/* The bytes the parser is working on, at their offset in the stream. */
+struct view {
+	const char			*ptr;
+	uint64_t			 base;
+	size_t				 len;
 };
 
 enum conn_state {
@@ -79,32 +116,49 @@ enum conn_state {
 	CONN_CLOSING		/* our closing tag is queued; no more input */
 };
 
+/* What the current stanza asks for, read from its start tag. */
+#define ST_NOBOUNCE	0x01	/* an error, an iq result, unavailable */
+
+TAILQ_HEAD(conn_list, conn);
+
 struct conn {
 	RB_ENTRY(conn)			 entry;
+	TAILQ_ENTRY(conn)		 dirty_entry;	/* output to flush */
+	TAILQ_ENTRY(conn)		 wait_entry;	/* on a waiters list */
+	TAILQ_ENTRY(conn)		 dead_entry;
 	uint32_t			 id;
 	int				 fd;
 	enum conn_state			 state;
 	struct event			 ev_read;
 	struct event			 ev_write;
 	struct event			 ev_timer;
+	struct event			 ev_stall;
 	int				 reading;
 	int				 writing;
+	int				 dirty;
 	int				 in_parse;	/* inside XML_Parse */
 	int				 suspended;	/* parser paused */
 	int				 header_sent;
 	int				 shut_wr;	/* SHUT_WR done */
-	int				 dead;		/* free when unwound */
+	int				 eof;		/* the peer closed */
+	int				 dead;		/* closed, freed soon */
+	int				 stalled;	/* over the high mark */
 	XML_Parser			 parser;
-	char				*in;		/* what XML_Parse reads */
-	size_t				 inlen;
-	struct obuf			 out;
+	struct view			 view;
+	char				*in;		/* retained input */
+	uint64_t			 in_base;
+	size_t				 in_len, in_cap;
+	struct outq			 out;
 	struct addr_count		*unauth;	/* counted while set */
+	struct engine_component		*comp;		/* bound component */
+	struct conn			*blocked_on;	/* full destination */
+	struct conn_list		 waiters;	/* blocked on us */
 	struct sockaddr_storage		 peer;
 	char				 peername[NI_MAXHOST];
 	char				 domain[GW_NAME_MAX];
 	uint32_t			 depth;
 	uint64_t			 bytes_in;	/* fed to expat */
-	uint64_t			 boundary;	/* start of the item */
+	uint64_t			 boundary;	/* input still needed */
 	int				 default_ns_ok;
 	int				 peer_error;
 	int				 auth_pending;	/* authd holds our id */
@@ -113,18 +167,61 @@ struct conn {
 	int				 handshake_bad;
 	const char			*stop_condition;
 	const char			*stop_reason;
-	uint64_t			 stanzas_in;
+	/* Prefixes the peer declared on its header, for its stanzas. */
+	char				*splice;
+	size_t				 splice_len;
+	/* The current stanza. */
+	uint64_t			 st_start;
+	uint64_t			 st_end;
+	size_t				 st_name_len;
+	int				 st_flags;
+	int				 st_pending;	/* held back, to route */
+	int				 st_redeclares;	/* a header prefix */
+	const char			*st_bounce;	/* jid-malformed */
+	char				 st_dest[GW_NAME_MAX];
+	time_t				 last_out;
+	/* Counters. */
+	uint64_t			 stanzas_in, stanzas_out;
+	uint64_t			 bytes_out;
+	uint64_t			 bounces;
 };
 
 /* engine.c */
 extern struct engine_conf	*engine_running;
 struct engine_component	*engine_find_component(const char *);
+struct conn		*conn_find(uint32_t);
 void			 conn_write(struct conn *, const char *, size_t);
+void			 conn_queue(struct conn *, uint32_t, const char *,
+			    size_t);
+void			 conn_queue_end(struct conn *, uint32_t, size_t);
+size_t			 conn_queued(const struct conn *);
 void			 conn_close_after_flush(struct conn *);
+void			 conn_close(struct conn *);
 void			 conn_authenticated(struct conn *);
+void			 conn_sync(struct conn *);
+void			 conn_resume(struct conn *);
+void			 conn_view_retained(struct conn *);
+void			 conn_stall_start(struct conn *);
+void			 conn_stall_stop(struct conn *);
+void			 engine_flush(void);
 int			 engine_auth_stream(struct conn *);
 int			 engine_auth_handshake(struct conn *,
 			    const uint8_t [GW_DIGEST_LEN]);
+
+/* router.c */
+void			 router_names_build(struct engine_conf *);
+struct engine_component	*router_lookup(const char *);
+int			 router_bind(struct conn *);
+void			 router_unbind(struct conn *);
+const char		*router_stanza_start(struct conn *, const XML_Char *,
+			    const XML_Char **, const char **);
+void			 router_stanza_end(struct conn *);
+void			 router_retry(struct conn *);
+void			 router_unblock_waiters(struct conn *);
+void			 router_bounce_queued(struct conn *);
+void			 router_bounce(struct conn *, const char *, size_t,
+			    const char *, const char *, const char *);
+int			 jid_domain(const char *, char *, size_t);
 
 /* stream.c */
 XML_Parser		 stream_parser_new(struct conn *);
@@ -136,5 +233,6 @@ void			 stream_streamid(struct conn *, const char *);
 void			 stream_verdict(struct conn *, int);
 void			 stream_peer_closed(struct conn *);
 void			 stream_refuse(int, const char *);
+const char		*stream_raw(struct conn *, uint64_t);
 
 #endif /* ENGINE_H */

@@ -62,6 +62,11 @@
 #define GW_AUTH_FAIL_MAX	5
 #define GW_AUTH_FAIL_WINDOW	60
 #define GW_AUTH_HOLDDOWN	60
+#define GW_MAX_QUEUE		(1024 * 1024)
+#define GW_QUEUE_TIMEOUT	30
+#define GW_FLAP_MAX		5
+#define GW_FLAP_WINDOW		60
+#define GW_FLAP_HOLDDOWN	60
 #define GW_HANDSHAKE_TIMEOUT	10
 #define GW_IDLE_TIMEOUT		300
 #define GW_TIMEOUT_MAX		86400
@@ -95,6 +100,7 @@ enum imsg_type {
  * size, no pointers, strings NUL padded and checked by the receiver.
  */
 struct gw_global {
+	char			 name[GW_NAME_MAX];	/* ours, in bounces */
 	uint32_t		 max_conns;
 	uint32_t		 max_unauth;
 	uint32_t		 max_unauth_per_addr;
@@ -107,6 +113,11 @@ struct gw_global {
 	uint32_t		 auth_fail_max;
 	uint32_t		 auth_fail_window;
 	uint32_t		 auth_holddown;
+	uint32_t		 max_queue;
+	uint32_t		 queue_timeout;
+	uint32_t		 flap_max;
+	uint32_t		 flap_window;
+	uint32_t		 flap_holddown;
 	int32_t			 verbose;
 };
 
@@ -211,6 +222,7 @@ struct gatewayd_conf {
 	char			 chroot[PATH_MAX];
 	char			 secrets_path[PATH_MAX];
 	char			 conf_path[PATH_MAX];
+	int			 name_set;	/* else the host name */
 };
 
 /* An imsg channel with its event, as every process uses them. */

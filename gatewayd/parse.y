@@ -93,6 +93,7 @@ static void		 add_component(const char *);
 static int		 add_alias(const char *);
 static int		 check_name(const char *, char *);
 static int		 parse_size(const char *, long long, uint32_t *);
+static int		 parse_bytes(const char *, uint32_t *);
 static int		 number_in(long long, long long, long long, const char *);
 static void		 parse_secrets(void);
 static void		 end_component(void);
@@ -110,8 +111,8 @@ typedef struct {
 
 %token	ADDRESS ALIAS ATTRIBUTES CHROOT COMPONENT CONFLICT CONNECTIONS
 %token	DEFAULT DEPTH FAILURES HANDSHAKE HOLDDOWN IDLE INCLUDE LISTEN MAX
-%token	ON PER PORT PREAUTH REJECT REPLACE ROUTE SECRETS SIZE STANZA TIMEOUT
-%token	UNAUTHENTICATED USER
+%token	NAME ON PER PORT PREAUTH QUEUE REJECT REPLACE ROUTE SECRETS SIZE
+%token	STANZA TAKEOVERS TIMEOUT UNAUTHENTICATED USER
 %token	ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
@@ -265,6 +266,47 @@ main		: LISTEN ON STRING port		{
 			if (parse_size(NULL, $4,
 			    &conf->global.max_stanza) == -1)
 				YYERROR;
+		}
+		| NAME STRING			{
+			char	name[GW_NAME_MAX];
+
+			if (strlcpy(name, $2, sizeof(name)) >= sizeof(name) ||
+			    domain_normalize(name) == -1) {
+				yyerror("invalid name \"%s\"", $2);
+				free($2);
+				YYERROR;
+			}
+			free($2);
+			strlcpy(conf->global.name, name,
+			    sizeof(conf->global.name));
+			conf->name_set = 1;
+		}
+		| MAX QUEUE SIZE NUMBER		{
+			if (number_in($4, 65536, 256 * 1024 * 1024,
+			    "max queue size") == -1)
+				YYERROR;
+			conf->global.max_queue = $4;
+		}
+		| MAX QUEUE SIZE STRING		{
+			uint32_t	size;
+			int		ret;
+
+			ret = parse_bytes($4, &size);
+			free($4);
+			if (ret == -1 || number_in(size, 65536,
+			    256 * 1024 * 1024, "max queue size") == -1)
+				YYERROR;
+			conf->global.max_queue = size;
+		}
+		| QUEUE TIMEOUT timeout		{
+			conf->global.queue_timeout = $3;
+		}
+		| MAX TAKEOVERS NUMBER PER timeout holddown {
+			if (number_in($3, 1, 1000, "max takeovers") == -1)
+				YYERROR;
+			conf->global.flap_max = $3;
+			conf->global.flap_window = $5;
+			conf->global.flap_holddown = $6;
 		}
 		| MAX UNAUTHENTICATED NUMBER peraddr {
 			if (number_in($3, 1, 1000000,
@@ -455,16 +497,19 @@ lookup(char *s)
 		{ "include",		INCLUDE },
 		{ "listen",		LISTEN },
 		{ "max",		MAX },
+		{ "name",		NAME },
 		{ "on",			ON },
 		{ "per",		PER },
 		{ "port",		PORT },
 		{ "preauth",		PREAUTH },
+		{ "queue",		QUEUE },
 		{ "reject",		REJECT },
 		{ "replace",		REPLACE },
 		{ "route",		ROUTE },
 		{ "secrets",		SECRETS },
 		{ "size",		SIZE },
 		{ "stanza",		STANZA },
+		{ "takeovers",		TAKEOVERS },
 		{ "timeout",		TIMEOUT },
 		{ "unauthenticated",	UNAUTHENTICATED },
 		{ "user",		USER }
@@ -1082,26 +1127,41 @@ add_alias(const char *name)
 	return (0);
 }
 
+/* "256K", "1M", "65536": a size in bytes, or -1 after an error. */
+static int
+parse_bytes(const char *s, uint32_t *out)
+{
+	char		*end;
+	long long	 num, mult = 1;
+
+	errno = 0;
+	num = strtoll(s, &end, 10);
+	if (end == s || errno != 0 || num < 0)
+		goto bad;
+	if (strcasecmp(end, "k") == 0)
+		mult = 1024;
+	else if (strcasecmp(end, "m") == 0)
+		mult = 1024 * 1024;
+	else if (*end != '\0')
+		goto bad;
+	if (num > UINT32_MAX / mult)
+		goto bad;
+	*out = num * mult;
+	return (0);
+ bad:
+	yyerror("invalid size \"%s\"", s);
+	return (-1);
+}
+
 static int
 parse_size(const char *s, long long num, uint32_t *out)
 {
-	char		*end;
-	long long	 mult = 1;
+	uint32_t	size;
 
 	if (s != NULL) {
-		errno = 0;
-		num = strtoll(s, &end, 10);
-		if (end == s || errno != 0)
-			goto bad;
-		if (strcasecmp(end, "k") == 0)
-			mult = 1024;
-		else if (strcasecmp(end, "m") == 0)
-			mult = 1024 * 1024;
-		else if (*end != '\0')
-			goto bad;
-		if (num > LLONG_MAX / mult)
-			goto bad;
-		num *= mult;
+		if (parse_bytes(s, &size) == -1)
+			return (-1);
+		num = size;
 	}
 	if (num < GW_MIN_STANZA || num > GW_MAX_STANZA_LIMIT) {
 		yyerror("stanza size %lld out of range (%d to %d bytes)", num,
@@ -1110,9 +1170,6 @@ parse_size(const char *s, long long num, uint32_t *out)
 	}
 	*out = num;
 	return (0);
- bad:
-	yyerror("invalid size \"%s\"", s);
-	return (-1);
 }
 
 static int

@@ -38,6 +38,7 @@
 #define NS_STREAMS	"http://etherx.jabber.org/streams"
 #define NS_COMPONENT	"jabber:component:accept"
 #define NS_ERRORS	"urn:ietf:params:xml:ns:xmpp-streams"
+#define NS_XML		"http://www.w3.org/XML/1998/namespace"
 #define NS_SEP		' '
 
 /*
@@ -71,6 +72,8 @@ static void		stream_stop(struct conn *, const char *,
 static void		stream_header(struct conn *, const XML_Char *,
 			    const XML_Char **);
 static void		stream_check_size(struct conn *);
+static void		stream_splice_add(struct conn *, const char *,
+			    const char *);
 
 XML_Parser
 stream_parser_new(struct conn *c)
@@ -292,8 +295,10 @@ static void
 stream_check_size(struct conn *c)
 {
 	const struct gw_global	*g = &engine_running->global;
-	uint64_t		 pos;
+	uint64_t		 pos, max = g->max_stanza;
 
+	if (c->comp != NULL && c->comp->conf.max_stanza != 0)
+		max = c->comp->conf.max_stanza;
 	pos = c->in_parse ? (uint64_t)XML_GetCurrentByteIndex(c->parser) :
 	    c->bytes_in;
 	if (c->state < CONN_OPEN && c->bytes_in > g->max_preauth) {
@@ -303,12 +308,49 @@ stream_check_size(struct conn *c)
 		else
 			stream_error(c, "policy-violation",
 			    "too many bytes before authentication");
-	} else if (pos > c->boundary && pos - c->boundary > g->max_stanza) {
+	} else if (pos > c->boundary && pos - c->boundary > max) {
 		if (c->in_parse)
 			stream_stop(c, "policy-violation", "stanza too big");
 		else
 			stream_error(c, "policy-violation", "stanza too big");
 	}
+}
+
+/*
+ * A declaration on the peer's header that its stanzas may use: our
+ * header towards their destination does not have it, so forwarding adds
+ * it to each stanza's start tag.
+ */
+static void
+stream_splice_add(struct conn *c, const char *prefix, const char *uri)
+{
+	const char	*s;
+	char		*p;
+	size_t		 need = 16 + strlen(prefix) + 6 * strlen(uri ? uri : "");
+
+	if ((p = realloc(c->splice, c->splice_len + need)) == NULL)
+		fatal("%s", __func__);
+	c->splice = p;
+	c->splice_len += snprintf(p + c->splice_len, need, " %s%s='",
+	    strcmp(prefix, "xml:lang") == 0 ? "" : "xmlns:", prefix);
+	for (s = uri != NULL ? uri : ""; *s != '\0'; s++) {
+		switch (*s) {
+		case '&':
+			c->splice_len += snprintf(p + c->splice_len, 6, "&amp;");
+			break;
+		case '<':
+			c->splice_len += snprintf(p + c->splice_len, 5, "&lt;");
+			break;
+		case '\'':
+			c->splice_len += snprintf(p + c->splice_len, 7,
+			    "&apos;");
+			break;
+		default:
+			p[c->splice_len++] = *s;
+		}
+	}
+	p[c->splice_len++] = '\'';
+	p[c->splice_len] = '\0';
 }
 
 /* "uri local" of a namespaced name: does it name ns:local? */
@@ -335,9 +377,11 @@ stream_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 {
 	struct conn		*c = arg;
 	const struct gw_global	*g = &engine_running->global;
+	const char		*condition, *reason;
 	size_t			 nattrs = 0;
 
-	if (c->state == CONN_CLOSING)
+	/* Stopped: expat may still report the end of an empty element. */
+	if (c->state == CONN_CLOSING || c->stop_condition != NULL)
 		return;
 	c->depth++;
 	if (c->depth == 1) {
@@ -382,11 +426,9 @@ stream_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 			break;
 		if (name_is(name, NS_COMPONENT, "handshake"))
 			stream_stop(c, "bad-format", "second handshake");
-		else if (!name_is(name, NS_COMPONENT, "message") &&
-		    !name_is(name, NS_COMPONENT, "presence") &&
-		    !name_is(name, NS_COMPONENT, "iq"))
-			stream_stop(c, "unsupported-stanza-type",
-			    "not a message, presence or iq");
+		else if ((condition = router_stanza_start(c, name, attrs,
+		    &reason)) != NULL)
+			stream_stop(c, condition, reason);
 		break;
 	default:
 		stream_stop(c, "not-authorized", "element before the handshake");
@@ -403,7 +445,7 @@ stream_end(void *arg, const XML_Char *name)
 	uint8_t		 digest[GW_DIGEST_LEN];
 
 	(void)name;
-	if (c->state == CONN_CLOSING)
+	if (c->state == CONN_CLOSING || c->stop_condition != NULL)
 		return;
 	if (c->depth-- == 1) {
 		stream_close(c, "the peer closed its stream");
@@ -437,10 +479,9 @@ stream_end(void *arg, const XML_Char *name)
 		XML_StopParser(c->parser, XML_TRUE);
 		break;
 	case CONN_OPEN:
-		/* Routing comes next; until then a stanza is counted. */
-		c->stanzas_in++;
-		log_debug("connection %u for %s: stanza %llu", c->id,
-		    c->domain, (unsigned long long)c->stanzas_in);
+		c->st_end = c->boundary;
+		c->boundary = c->st_start;	/* until it is routed */
+		router_stanza_end(c);
 		break;
 	default:
 		break;
@@ -464,7 +505,8 @@ stream_text(void *arg, const XML_Char *s, int len)
 {
 	struct conn	*c = arg;
 
-	if (c->state == CONN_CLOSING || c->peer_error)
+	if (c->state == CONN_CLOSING || c->peer_error ||
+	    c->stop_condition != NULL)
 		return;
 	if (c->depth == 1) {
 		/* Between stanzas only white space (keepalives) may come. */
@@ -495,9 +537,18 @@ stream_nsdecl(void *arg, const XML_Char *prefix, const XML_Char *uri)
 	struct conn	*c = arg;
 
 	/* Declarations of the stream header itself: depth is still 0. */
-	if (c->depth == 0 && prefix == NULL && uri != NULL &&
-	    strcmp(uri, NS_COMPONENT) == 0)
-		c->default_ns_ok = 1;
+	if (c->depth == 0) {
+		if (prefix == NULL && uri != NULL &&
+		    strcmp(uri, NS_COMPONENT) == 0)
+			c->default_ns_ok = 1;
+		else if (prefix != NULL && !(strcmp(prefix, "stream") == 0 &&
+		    uri != NULL && strcmp(uri, NS_STREAMS) == 0))
+			stream_splice_add(c, prefix, uri);
+		return;
+	}
+	/* A stanza that declares a prefix of the header gets no splice. */
+	if (c->depth == 1 && prefix != NULL && c->splice_len > 0)
+		c->st_redeclares = 1;
 }
 
 static void XMLCALL
@@ -575,7 +626,7 @@ version_ok(const char *v)
 static void
 stream_header(struct conn *c, const XML_Char *name, const XML_Char **attrs)
 {
-	const XML_Char	*to, *version;
+	const XML_Char	*to, *version, *lang;
 
 	if (!name_is(name, NS_STREAMS, "stream")) {
 		stream_stop(c, "invalid-namespace", "root is not a stream");
@@ -609,6 +660,10 @@ stream_header(struct conn *c, const XML_Char *name, const XML_Char **attrs)
 		stream_stop(c, "unsupported-version", "unsupported version");
 		return;
 	}
+	if ((lang = attr_get(attrs, NS_XML " lang")) != NULL)
+		stream_splice_add(c, "xml:lang", lang);
+	c->boundary = XML_GetCurrentByteIndex(c->parser) +
+	    XML_GetCurrentByteCount(c->parser);
 	/* authd issues the stream id; parsing waits for it. */
 	c->state = CONN_STREAMID;
 	if (engine_auth_stream(c) == -1) {
@@ -626,7 +681,7 @@ stream_streamid(struct conn *c, const char *id)
 		return;
 	stream_send_header(c, id);
 	c->state = CONN_HANDSHAKE;
-	stream_resume(c);
+	conn_resume(c);
 }
 
 void
@@ -638,12 +693,14 @@ stream_verdict(struct conn *c, int verdict)
 		stream_error(c, "not-authorized", "wrong secret");
 		return;
 	}
+	conn_authenticated(c);
+	if (router_bind(c) == -1)
+		return;
 	conn_write(c, "<handshake/>", 12);
 	c->state = CONN_OPEN;
-	conn_authenticated(c);
 	log_info("connection %u from %s: %s authenticated", c->id,
 	    c->peername, c->domain);
-	stream_resume(c);
+	conn_resume(c);
 }
 
 /*
