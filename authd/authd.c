@@ -407,8 +407,10 @@ source_get(const uint8_t addr[16], const char *domain, int create)
 	if (!create)
 		return (NULL);
 	if (nsources >= AUTHD_MAX_SOURCES) {
-		src = TAILQ_FIRST(&sources_lru);
-		if (src->holddown_until > now_mono())
+		TAILQ_FOREACH(src, &sources_lru, lru)
+			if (src->holddown_until <= now_mono())
+				break;
+		if (src == NULL)
 			return (NULL);
 		TAILQ_REMOVE(&sources_lru, src, lru);
 		RB_REMOVE(authd_sources, &sources, src);

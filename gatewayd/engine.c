@@ -31,7 +31,7 @@
 #include "log.h"
 
 #define ENGINE_ACCEPT_BACKOFF	1	/* seconds a listener rests on EMFILE */
-#define ENGINE_READ_SIZE	65536
+#define ENGINE_READ_SIZE	16384	/* also what a paused sender holds */
 #define ENGINE_FD_RESERVE	16	/* descriptors kept for ourselves */
 #define ENGINE_CLOSE_GRACE	5	/* seconds a closed stream may linger */
 #define ENGINE_TICK		1	/* seconds between keepalive rounds */
@@ -40,6 +40,7 @@ RB_HEAD(conn_tree, conn);
 RB_HEAD(addr_tree, addr_count);
 
 struct engine_conf		*engine_running;
+struct engine_stats		 engine_stats;
 
 static struct imsgev		 iev_parent, iev_authd;
 static struct engine_conf	*staged;
@@ -750,7 +751,17 @@ engine_shutdown_expired(int fd, short event, void *arg)
 static __dead void
 engine_exit(void)
 {
-	log_debug("exiting");
+	log_info("exiting: %llu stanzas in, %llu out, %llu bounces (%llu "
+	    "jid-malformed, %llu remote-server-not-found, %llu "
+	    "remote-server-timeout), %llu takeovers, %llu failed handshakes",
+	    (unsigned long long)engine_stats.stanzas_in,
+	    (unsigned long long)engine_stats.stanzas_out,
+	    (unsigned long long)engine_stats.bounces,
+	    (unsigned long long)engine_stats.bounce_malformed,
+	    (unsigned long long)engine_stats.bounce_not_found,
+	    (unsigned long long)engine_stats.bounce_timeout,
+	    (unsigned long long)engine_stats.takeovers,
+	    (unsigned long long)engine_stats.auth_failures);
 	exit(0);
 }
 
@@ -1172,7 +1183,19 @@ conn_close(struct conn *c)
 {
 	if (c->dead)
 		return;
-	log_debug("connection %u from %s closed", c->id, c->peername);
+	if (c->header_sent && c->domain[0] != '\0')
+		log_info("connection %u from %s for %s closed: %llu stanzas "
+		    "in, %llu out (%llu bytes), %llu bounced", c->id,
+		    c->peername, c->domain, (unsigned long long)c->stanzas_in,
+		    (unsigned long long)c->stanzas_out,
+		    (unsigned long long)c->bytes_out,
+		    (unsigned long long)c->bounces);
+	else
+		log_debug("connection %u from %s closed", c->id, c->peername);
+	engine_stats.stanzas_in += c->stanzas_in;
+	engine_stats.stanzas_out += c->stanzas_out;
+	engine_stats.bytes_in += c->bytes_in;
+	engine_stats.bytes_out += c->bytes_out;
 	c->dead = 1;
 	router_unbind(c);
 	if (c->blocked_on != NULL) {

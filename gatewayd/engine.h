@@ -186,8 +186,21 @@ struct conn {
 	uint64_t			 bounces;
 };
 
+/* Totals over the engine's life; the streams count their own. */
+struct engine_stats {
+	uint64_t			 stanzas_in, stanzas_out;
+	uint64_t			 bytes_in, bytes_out;
+	uint64_t			 bounces;
+	uint64_t			 bounce_malformed;	/* jid-malformed */
+	uint64_t			 bounce_not_found;
+	uint64_t			 bounce_timeout;
+	uint64_t			 takeovers;
+	uint64_t			 auth_failures;
+};
+
 /* engine.c */
 extern struct engine_conf	*engine_running;
+extern struct engine_stats	 engine_stats;
 struct engine_component	*engine_find_component(const char *);
 struct conn		*conn_find(uint32_t);
 void			 conn_write(struct conn *, const char *, size_t);

@@ -134,11 +134,14 @@ router_bind(struct conn *c)
 		}
 		log_info("%s: connection %u takes over from connection %u",
 		    comp->conf.name, c->id, old->id);
+		engine_stats.takeovers++;
 		stream_error(old, "conflict", "replaced by connection %u",
 		    c->id);
 	}
 	comp->conn = c;
 	c->comp = comp;
+	log_info("connection %u from %s binds %s", c->id, c->peername,
+	    comp->conf.name);
 	return (0);
 }
 
@@ -637,6 +640,13 @@ router_bounce(struct conn *c, const char *raw, size_t len,
 	conn_queue(c, 0, out, outlen);
 	conn_queue_end(c, 0, 0);
 	c->bounces++;
+	engine_stats.bounces++;
+	if (strcmp(condition, "jid-malformed") == 0)
+		engine_stats.bounce_malformed++;
+	else if (strcmp(condition, "remote-server-not-found") == 0)
+		engine_stats.bounce_not_found++;
+	else
+		engine_stats.bounce_timeout++;
 	log_debug("connection %u: bounced a %s: %s", c->id, bi.name,
 	    condition);
  done:

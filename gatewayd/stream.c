@@ -690,6 +690,7 @@ stream_verdict(struct conn *c, int verdict)
 	if (c->state != CONN_AUTHWAIT)
 		return;
 	if (verdict != AUTH_OK) {
+		engine_stats.auth_failures++;
 		stream_error(c, "not-authorized", "wrong secret");
 		return;
 	}
