@@ -73,8 +73,8 @@ $(OBJ)/parse.o: $(OBJ)/parse.c gatewayd/gatewayd.h common/log.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-unused-but-set-variable \
 	    -c -o $@ $(OBJ)/parse.c
 
-$(OBJ)/%.o: %.c gatewayd/gatewayd.h common/log.h common/compat.h \
-    common/sandbox.h
+$(OBJ)/%.o: %.c gatewayd/gatewayd.h gatewayd/engine.h common/log.h common/compat.h \
+    common/sandbox.h common/imsg.h authd/digest.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
 

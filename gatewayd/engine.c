@@ -287,8 +287,10 @@ engine_dispatch_authd(int fd, short event, void *arg)
 			    "AUTH_STREAMID");
 			if (strnlen(sid.id, sizeof(sid.id)) != GW_STREAMID_LEN)
 				fatalx("AUTH_STREAMID: bad id");
-			if (c != NULL)
+			if (c != NULL) {
 				stream_streamid(c, sid.id);
+				conn_sync(c);
+			}
 			break;
 		case IMSG_AUTH_RESULT:
 			imsg_get_fixed(&imsg, &res, sizeof(res),
@@ -296,6 +298,7 @@ engine_dispatch_authd(int fd, short event, void *arg)
 			if (c != NULL) {
 				c->auth_pending = 0;
 				stream_verdict(c, res.verdict);
+				conn_sync(c);
 			}
 			break;
 		default:
@@ -765,11 +768,15 @@ engine_exit(void)
 	exit(0);
 }
 
-/* Read while the parser runs: not while it waits, nor once closed. */
+/*
+ * Read while the parser runs, not while it waits; once our closing tag
+ * is out, read (and drop) only to see the peer close.
+ */
 void
 conn_sync(struct conn *c)
 {
-	int	want = !c->suspended && !c->dead && !c->eof;
+	int	want = !c->dead && !c->eof &&
+		    (!c->suspended || c->state == CONN_CLOSING);
 
 	if (want && !c->reading)
 		event_add(&c->ev_read, NULL);
@@ -938,14 +945,16 @@ static void
 outq_reserve(struct outq *q, size_t len)
 {
 	char	*p;
-	size_t	 cap;
+	size_t	 cap, start;
 
 	if (q->off == q->len)
 		q->off = q->len = 0;
-	else if (q->off > 0 && q->len + len > q->cap) {
-		memmove(q->data, q->data + q->off, q->len - q->off);
-		q->len -= q->off;
-		q->off = 0;
+	else if (q->off > q->rdone && q->len + len > q->cap) {
+		/* Keep all of a half-written stanza: it may be bounced. */
+		start = q->off - q->rdone;
+		memmove(q->data, q->data + start, q->len - start);
+		q->len -= start;
+		q->off -= start;
 	}
 	if (q->len + len <= q->cap)
 		return;
@@ -1242,6 +1251,7 @@ engine_reap(void)
 		XML_ParserFree(c->parser);
 		free(c->in);
 		free(c->splice);
+		free(c->st_redecl);
 		freezero(c->out.data, c->out.cap);
 		free(c->out.recs);
 		free(c);

@@ -177,6 +177,8 @@ struct conn {
 	int				 st_flags;
 	int				 st_pending;	/* held back, to route */
 	int				 st_redeclares;	/* a header prefix */
+	char				*st_redecl;	/* which: "p\0q\0" */
+	size_t				 st_redecl_len;
 	const char			*st_bounce;	/* jid-malformed */
 	char				 st_dest[GW_NAME_MAX];
 	time_t				 last_out;
@@ -247,5 +249,7 @@ void			 stream_verdict(struct conn *, int);
 void			 stream_peer_closed(struct conn *);
 void			 stream_refuse(int, const char *);
 const char		*stream_raw(struct conn *, uint64_t);
+int			 splice_has(const char *, const char *);
+void			 stream_redeclared(struct conn *, const char *);
 
 #endif /* ENGINE_H */

@@ -276,8 +276,9 @@ router_stanza_start(struct conn *c, const XML_Char *name,
 	    (kind == 'i' && strcmp(type, "result") == 0) ||
 	    (kind == 'p' && strcmp(type, "unavailable") == 0)))
 		c->st_flags |= ST_NOBOUNCE;
-	if (attr_value(attrs, NS_XML_LANG) != NULL)
-		c->st_redeclares = 1;
+	if (attr_value(attrs, NS_XML_LANG) != NULL && c->splice_len > 0 &&
+	    splice_has(c->splice, "xml:lang"))
+		stream_redeclared(c, "xml:lang");
 
 	/* Where the splice goes: just after the element's name. */
 	c->st_start = XML_GetCurrentByteIndex(c->parser);
@@ -291,24 +292,74 @@ router_stanza_start(struct conn *c, const XML_Char *name,
 	return (NULL);
 }
 
+static int
+redeclared(const struct conn *c, const char *prefix, size_t plen)
+{
+	const char	*p;
+
+	for (p = c->st_redecl; p < c->st_redecl + c->st_redecl_len;
+	    p += strlen(p) + 1)
+		if (strlen(p) == plen && strncmp(p, prefix, plen) == 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * The splice without the prefixes the stanza declares itself (the rare
+ * case: its sender declares prefixes on its header and the stanza
+ * redeclares one of them).
+ */
+static size_t
+router_splice_filter(struct conn *c, char *out, size_t outlen)
+{
+	const char	*p, *q, *entry, *next;
+	size_t		 n = 0;
+
+	for (entry = c->splice; *entry != '\0'; entry = next) {
+		/* Each entry: " xmlns:p='...'" or " xml:lang='...'". */
+		if ((q = strchr(entry, '\'')) == NULL ||
+		    (q = strchr(q + 1, '\'')) == NULL)
+			break;
+		next = q + 1;
+		p = strncmp(entry, " xmlns:", 7) == 0 ? entry + 7 : entry + 1;
+		if (redeclared(c, p, strchr(p, '=') - p))
+			continue;
+		if (n + (next - entry) >= outlen)
+			break;
+		memcpy(out + n, entry, next - entry);
+		n += next - entry;
+	}
+	return (n);
+}
+
 /*
  * Queues a stanza of c's for dest: its bytes, with the sender's header
- * declarations after its name if the sender has any (and the stanza
- * does not declare them itself: then it needs none of ours).
+ * declarations after its name if the sender has any.
  */
 static void
 router_deliver(struct conn *c, struct conn *dest, const char *raw,
     size_t len)
 {
-	size_t	head = 1 + c->st_name_len, total = len;
+	char	*filtered;
+	size_t	 head = 1 + c->st_name_len, total = len, n;
 
-	if (c->splice_len > 0 && !c->st_redeclares) {
+	if (c->splice_len == 0) {
+		conn_queue(dest, c->id, raw, len);
+	} else if (!c->st_redeclares) {
 		conn_queue(dest, c->id, raw, head);
 		conn_queue(dest, c->id, c->splice, c->splice_len);
 		conn_queue(dest, c->id, raw + head, len - head);
 		total += c->splice_len;
-	} else
-		conn_queue(dest, c->id, raw, len);
+	} else {
+		if ((filtered = malloc(c->splice_len + 1)) == NULL)
+			fatal("%s", __func__);
+		n = router_splice_filter(c, filtered, c->splice_len + 1);
+		conn_queue(dest, c->id, raw, head);
+		conn_queue(dest, c->id, filtered, n);
+		conn_queue(dest, c->id, raw + head, len - head);
+		total += n;
+		free(filtered);
+	}
 	conn_queue_end(dest, c->id, total);
 }
 
@@ -375,6 +426,7 @@ router_stanza_end(struct conn *c)
 	}
 	c->boundary = c->st_end;
 	c->st_redeclares = 0;
+	c->st_redecl_len = 0;
 	/* Bounces pile up for a sender that does not read: it waits too. */
 	if (conn_queued(c) >= engine_running->global.max_queue) {
 		router_block(c, c);
@@ -395,6 +447,7 @@ router_retry(struct conn *c)
 		c->st_pending = 0;
 		c->boundary = c->st_end;
 		c->st_redeclares = 0;
+		c->st_redecl_len = 0;
 	}
 	conn_resume(c);
 }

@@ -353,6 +353,19 @@ stream_splice_add(struct conn *c, const char *prefix, const char *uri)
 	p[c->splice_len] = '\0';
 }
 
+/* Does the splice declare prefix (or, for "xml:lang", carry one)? */
+int
+splice_has(const char *splice, const char *prefix)
+{
+	char	key[GW_NAME_MAX + 16];
+
+	if (strcmp(prefix, "xml:lang") == 0)
+		strlcpy(key, " xml:lang='", sizeof(key));
+	else
+		snprintf(key, sizeof(key), " xmlns:%s='", prefix);
+	return (strstr(splice, key) != NULL);
+}
+
 /* "uri local" of a namespaced name: does it name ns:local? */
 static int
 name_is(const XML_Char *name, const char *ns, const char *local)
@@ -546,9 +559,25 @@ stream_nsdecl(void *arg, const XML_Char *prefix, const XML_Char *uri)
 			stream_splice_add(c, prefix, uri);
 		return;
 	}
-	/* A stanza that declares a prefix of the header gets no splice. */
-	if (c->depth == 1 && prefix != NULL && c->splice_len > 0)
-		c->st_redeclares = 1;
+	/* A stanza that declares a prefix of the header keeps its own. */
+	if (c->depth == 1 && prefix != NULL && c->splice_len > 0 &&
+	    splice_has(c->splice, prefix))
+		stream_redeclared(c, prefix);
+}
+
+/* Remembers, for this stanza, a header prefix it declares itself. */
+void
+stream_redeclared(struct conn *c, const char *prefix)
+{
+	size_t	 len = strlen(prefix);
+	char	*p;
+
+	if ((p = realloc(c->st_redecl, c->st_redecl_len + len + 2)) == NULL)
+		fatal("%s", __func__);
+	c->st_redecl = p;
+	memcpy(p + c->st_redecl_len, prefix, len + 1);
+	c->st_redecl_len += len + 1;
+	c->st_redeclares = 1;
 }
 
 static void XMLCALL
