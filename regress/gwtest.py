@@ -200,6 +200,10 @@ _daemons = []
 def scratch():
     """The scratch directory of this program: mode 0755, with empty/."""
     global _scratch
+    if _scratch is not None and not os.path.isdir(_scratch):
+        print('# scratch directory %s vanished, making a new one' %
+              _scratch, flush=True)
+        _scratch = None
     if _scratch is None:
         _scratch = tempfile.mkdtemp(prefix='gw-test.', dir='/tmp')
         os.chmod(_scratch, 0o755)
@@ -281,6 +285,12 @@ class Daemon:
         if not os.access(GATEWAYD, os.X_OK):
             raise Fail('%s not built (run make)' % GATEWAYD)
         ensure_user()
+        if not os.path.isdir(self.dir):
+            d = scratch()
+            for attr in ('logpath', 'confpath', 'secretspath'):
+                setattr(self, attr, os.path.join(
+                    d, os.path.basename(getattr(self, attr))))
+            self.dir = d
         self.port = free_port(self.ipv6)
         self.write_config()
         log = open(self.logpath, 'w')
