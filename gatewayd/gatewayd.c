@@ -244,8 +244,44 @@ parent_send_config(struct gatewayd_conf *c)
 	config_purge_secrets(c);
 }
 
+/*
+ * A peer that vanishes without a word (power, cable) must not hold its
+ * name forever: TCP keepalive probes an idle connection, and with the
+ * whitespace keepalive of the engine in flight, the user timeout fails a
+ * connection whose peer acknowledges nothing for the idle timeout.
+ * Accepted sockets inherit these from the listener.
+ */
+static void
+listen_liveness(int fd, const struct gw_global *g)
+{
+	int	on = 1, idle = g->idle_timeout, intvl = 10, cnt = 3;
+#ifdef TCP_USER_TIMEOUT
+	unsigned int	ms = g->idle_timeout * 1000;
+#endif
+
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) == -1)
+		log_warn("SO_KEEPALIVE");
+#ifdef TCP_KEEPIDLE
+	if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
+	    sizeof(idle)) == -1 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+	    sizeof(intvl)) == -1 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) == -1)
+		log_warn("TCP keepalive options");
+#else
+	(void)idle;
+	(void)intvl;
+	(void)cnt;
+#endif
+#ifdef TCP_USER_TIMEOUT
+	if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms,
+	    sizeof(ms)) == -1)
+		log_warn("TCP_USER_TIMEOUT");
+#endif
+}
+
 static int
-listen_socket(const struct gw_listen *l)
+listen_socket(const struct gw_listen *l, const struct gw_global *g)
 {
 	char	addr[NI_MAXHOST + 16];
 	int	fd, on = 1;
@@ -264,6 +300,7 @@ listen_socket(const struct gw_listen *l)
 		log_warn("setsockopt for %s", addr);
 		goto fail;
 	}
+	listen_liveness(fd, g);
 	if (bind(fd, (const struct sockaddr *)&l->conf.ss,
 	    sockaddr_len(&l->conf.ss)) == -1) {
 		log_warn("cannot listen on %s", addr);
@@ -297,7 +334,7 @@ parent_bind(struct gatewayd_conf *newconf, const struct gatewayd_conf *old)
 					break;
 		if (ol != NULL)
 			continue;
-		if ((l->fd = listen_socket(l)) == -1)
+		if ((l->fd = listen_socket(l, &newconf->global)) == -1)
 			return (-1);
 	}
 	return (0);
