@@ -355,27 +355,6 @@ now_mono(void)
 	return (now_ms() / 1000);
 }
 
-static void
-addr_key(const struct sockaddr_storage *ss, uint8_t key[16])
-{
-	const struct sockaddr_in	*sin;
-	const struct sockaddr_in6	*sin6;
-
-	memset(key, 0, 16);
-	switch (ss->ss_family) {
-	case AF_INET:
-		/* As an IPv4-mapped IPv6 address, one key space for both. */
-		sin = (const struct sockaddr_in *)ss;
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &sin->sin_addr, 4);
-		break;
-	case AF_INET6:
-		sin6 = (const struct sockaddr_in6 *)ss;
-		memcpy(key, &sin6->sin6_addr, 16);
-		break;
-	}
-}
-
 static const char *
 addr_print(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
@@ -619,7 +598,7 @@ authd_handshake(struct imsg *imsg)
 		return;
 	}
 	addr_print(&st->peer, addr, sizeof(addr));
-	addr_key(&st->peer, key);
+	sockaddr_key(&st->peer, key);
 	srcs[0] = source_get(key, "", 0);
 	srcs[1] = source_get(key, st->domain, 0);
 

@@ -154,6 +154,27 @@ sockaddr_cmp(const struct sockaddr_storage *a,
 	return (0);
 }
 
+/*
+ * The address alone as 16 bytes, IPv4 as IPv4-mapped IPv6: one key for
+ * counting per source, whatever the family.
+ */
+void
+sockaddr_key(const struct sockaddr_storage *ss, uint8_t key[16])
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+
+	memset(key, 0, 16);
+	if (ss->ss_family == AF_INET) {
+		sin = (const struct sockaddr_in *)ss;
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &sin->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)ss;
+		memcpy(key, &sin6->sin6_addr, 16);
+	}
+}
+
 /* "127.0.0.1 port 5347", "::1 port 5347" */
 const char *
 sockaddr_print(const struct sockaddr_storage *ss, char *buf, size_t len)

@@ -505,29 +505,12 @@ engine_accept_resume(int fd, short event, void *arg)
 	el->armed = 1;
 }
 
-static void
-addr_key(const struct sockaddr_storage *ss, uint8_t key[16])
-{
-	const struct sockaddr_in	*sin;
-	const struct sockaddr_in6	*sin6;
-
-	memset(key, 0, 16);
-	if (ss->ss_family == AF_INET) {
-		sin = (const struct sockaddr_in *)ss;
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &sin->sin_addr, 4);
-	} else if (ss->ss_family == AF_INET6) {
-		sin6 = (const struct sockaddr_in6 *)ss;
-		memcpy(key, &sin6->sin6_addr, 16);
-	}
-}
-
 static struct addr_count *
 addr_count_get(const struct sockaddr_storage *ss)
 {
 	struct addr_count	 key, *ac;
 
-	addr_key(ss, key.addr);
+	sockaddr_key(ss, key.addr);
 	if ((ac = RB_FIND(addr_tree, &unauth_addrs, &key)) != NULL)
 		return (ac);
 	if ((ac = calloc(1, sizeof(*ac))) == NULL)
@@ -689,10 +672,14 @@ conn_stall(int fd, short event, void *arg)
 	(void)fd;
 	(void)event;
 	c->stalled = 0;
+	/*
+	 * It does not read what is queued: that goes back to its senders
+	 * now, and the stream error goes out if the socket takes it.
+	 */
+	router_bounce_queued(c);
 	stream_error(c, "resource-constraint", "queue full for %u seconds",
 	    engine_running->global.queue_timeout);
-	/* It will not read what is queued: give it back now. */
-	conn_close(c);
+	router_unblock_waiters(c);
 	engine_flush();
 }
 
@@ -1087,6 +1074,9 @@ conn_flush(struct conn *c)
 	}
 	outq_consume(q, n);
 	c->last_out = time(NULL);
+	/* Below the low mark the senders held back go on. */
+	if (!TAILQ_EMPTY(&c->waiters) || c->stalled)
+		router_unblock_waiters(c);
  wait:
 	if (conn_queued(c) > 0) {
 		if (!c->writing) {
@@ -1099,7 +1089,6 @@ conn_flush(struct conn *c)
 		event_del(&c->ev_write);
 		c->writing = 0;
 	}
-	router_unblock_waiters(c);
 	if (c->state == CONN_CLOSING) {
 		if (c->eof) {
 			conn_close(c);

@@ -116,9 +116,6 @@ enum conn_state {
 	CONN_CLOSING		/* our closing tag is queued; no more input */
 };
 
-/* What the current stanza asks for, read from its start tag. */
-#define ST_NOBOUNCE	0x01	/* an error, an iq result, unavailable */
-
 TAILQ_HEAD(conn_list, conn);
 
 struct conn {
@@ -174,7 +171,6 @@ struct conn {
 	uint64_t			 st_start;
 	uint64_t			 st_end;
 	size_t				 st_name_len;
-	int				 st_flags;
 	int				 st_pending;	/* held back, to route */
 	int				 st_redeclares;	/* a header prefix */
 	char				*st_redecl;	/* which: "p\0q\0" */

@@ -248,15 +248,17 @@ parent_send_config(struct gatewayd_conf *c)
  * A peer that vanishes without a word (power, cable) must not hold its
  * name forever: TCP keepalive probes an idle connection, and with the
  * whitespace keepalive of the engine in flight, the user timeout fails a
- * connection whose peer acknowledges nothing for the idle timeout.
- * Accepted sockets inherit these from the listener.
+ * connection whose peer acknowledges nothing for the idle and the queue
+ * timeout together (a live peer that merely stopped reading is the queue
+ * timeout's to handle, with its stream error).  Accepted sockets inherit
+ * these from the listener.
  */
 static void
 listen_liveness(int fd, const struct gw_global *g)
 {
 	int	on = 1, idle = g->idle_timeout, intvl = 10, cnt = 3;
 #ifdef TCP_USER_TIMEOUT
-	unsigned int	ms = g->idle_timeout * 1000;
+	unsigned int	ms = (g->idle_timeout + g->queue_timeout) * 1000;
 #endif
 
 	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) == -1)

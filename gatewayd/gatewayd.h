@@ -250,6 +250,8 @@ void			 config_print(FILE *, const struct gatewayd_conf *);
 const char		*sockaddr_print(const struct sockaddr_storage *, char *,
 			    size_t);
 socklen_t		 sockaddr_len(const struct sockaddr_storage *);
+void			 sockaddr_key(const struct sockaddr_storage *,
+			    uint8_t [16]);
 int			 sockaddr_cmp(const struct sockaddr_storage *,
 			    const struct sockaddr_storage *);
 int			 domain_normalize(char *);

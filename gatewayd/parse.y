@@ -214,7 +214,7 @@ peraddr		: /* empty */			{
 		}
 		;
 
-holddown	: /* empty */			{ $$ = GW_AUTH_HOLDDOWN; }
+holddown	: /* empty */			{ $$ = 0; }
 		| HOLDDOWN timeout		{ $$ = $2; }
 		;
 
@@ -306,7 +306,7 @@ main		: LISTEN ON STRING port		{
 				YYERROR;
 			conf->global.flap_max = $3;
 			conf->global.flap_window = $5;
-			conf->global.flap_holddown = $6;
+			conf->global.flap_holddown = $6 ? $6 : GW_FLAP_HOLDDOWN;
 		}
 		| MAX UNAUTHENTICATED NUMBER peraddr {
 			if (number_in($3, 1, 1000000,
@@ -335,7 +335,7 @@ main		: LISTEN ON STRING port		{
 				YYERROR;
 			conf->global.auth_fail_max = $3;
 			conf->global.auth_fail_window = $5;
-			conf->global.auth_holddown = $6;
+			conf->global.auth_holddown = $6 ? $6 : GW_AUTH_HOLDDOWN;
 		}
 		| MAX STANZA SIZE STRING	{
 			int	ret;

@@ -234,7 +234,7 @@ const char *
 router_stanza_start(struct conn *c, const XML_Char *name,
     const XML_Char **attrs, const char **reason)
 {
-	const XML_Char	*from, *to, *type;
+	const XML_Char	*from, *to;
 	const char	*raw;
 	char		 dom[GW_NAME_MAX];
 	size_t		 i, taglen;
@@ -270,12 +270,6 @@ router_stanza_start(struct conn *c, const XML_Char *name,
 	c->st_bounce = NULL;
 	if (jid_domain(to, c->st_dest, sizeof(c->st_dest)) == -1)
 		c->st_bounce = "jid-malformed";
-	c->st_flags = 0;
-	type = attr_value(attrs, "type");
-	if (type != NULL && (strcmp(type, "error") == 0 ||
-	    (kind == 'i' && strcmp(type, "result") == 0) ||
-	    (kind == 'p' && strcmp(type, "unavailable") == 0)))
-		c->st_flags |= ST_NOBOUNCE;
 	if (attr_value(attrs, NS_XML_LANG) != NULL && c->splice_len > 0 &&
 	    splice_has(c->splice, "xml:lang"))
 		stream_redeclared(c, "xml:lang");
@@ -610,6 +604,42 @@ bounce_end(void *arg, const XML_Char *name)
 }
 
 /*
+ * The declarations of the sender's header its payload may use: our
+ * stream to it does not have them.  Not those the stanza makes itself.
+ */
+static void
+bounce_header_decls(char **out, size_t *outlen, const char *decls,
+    const struct bounce_info *bi)
+{
+	const char	*entry, *next, *q, *p;
+	char		 key[GW_NAME_MAX + 16], *e;
+	size_t		 plen;
+
+	for (entry = decls; *entry != '\0'; entry = next) {
+		if ((q = strchr(entry, '\'')) == NULL ||
+		    (q = strchr(q + 1, '\'')) == NULL)
+			break;
+		next = q + 1;
+		p = strncmp(entry, " xmlns:", 7) == 0 ? entry + 7 : entry + 1;
+		plen = strchr(p, '=') - p;
+		if (plen >= GW_NAME_MAX)
+			continue;
+		if (strncmp(p, "xml:lang", plen) == 0 && plen == 8) {
+			if (bi->lang != NULL)
+				continue;
+		} else {
+			snprintf(key, sizeof(key), " xmlns:%.*s=", (int)plen, p);
+			if (bi->decls != NULL && strstr(bi->decls, key) != NULL)
+				continue;
+		}
+		if ((e = strndup(entry, next - entry)) == NULL)
+			fatal("%s", __func__);
+		str_append(out, outlen, e);
+		free(e);
+	}
+}
+
+/*
  * Sends to c an error stanza for a stanza of its own (raw): addresses
  * swapped, the same id, the original payload, our name in by.  Never for
  * an error, an iq result or unavailable presence, so that no sequence of
@@ -676,6 +706,8 @@ router_bounce(struct conn *c, const char *raw, size_t len,
 	}
 	if (bi.decls != NULL)
 		str_append(&out, &outlen, bi.decls);
+	if (decls != NULL)
+		bounce_header_decls(&out, &outlen, decls, &bi);
 	str_append(&out, &outlen, ">");
 	conn_queue(c, 0, out, outlen);
 	conn_queue(c, 0, raw + (bi.inner_start - head),

@@ -168,6 +168,13 @@ def t_payload_intact(d):
     gw.expect(m.find('{urn:example:other}o') is not None and
               m.get('{http://www.w3.org/XML/1998/namespace}lang') == 'fr',
               ET.tostring(m))
+    # A bounce of such a stanza keeps the header's prefix bound.
+    a.send("<message from='a.example.org' to='nowhere.example' id='p3'>"
+           "<h:back/></message>")
+    e = wait_stanzas(a, 1)[0]
+    gw.expect(a.stream.error is None and
+              e.find('{urn:example:header}back') is not None,
+              'bounce lost the header prefix: %s' % a.describe())
     a.close()
     b.close()
 
