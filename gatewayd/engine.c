@@ -637,7 +637,7 @@ engine_accept(int fd, short event, void *arg)
 	tv.tv_sec = g->handshake_timeout;
 	evtimer_add(&c->ev_timer, &tv);
 	conn_sync(c);
-	log_debug("connection %u from %s", c->id, host);
+	log_info("connection %u from %s", c->id, host);
 }
 
 /*

@@ -510,6 +510,37 @@ def t_queue_timeout(d):
     a.close()
 
 
+def t_secret_rotation(d):
+    """A reload that drops a secret: the stream that used it stays."""
+    old = gw.new_secret('old')
+    d.secrets = list(SECRETS.items()) + [('a.example.org', old)]
+    d.write_config()
+    d.proc.send_signal(signal.SIGHUP)
+    gw.expect(d.wait_log('authd: 5 secrets for 4 components'),
+              'reload with the second secret not seen')
+    a = d.connect()
+    a.authenticate(old, to='a.example.org')
+    b = comp(d, 'b.example.org')
+    before = d.log_count('authd: 4 secrets for 4 components')
+    d.secrets = list(SECRETS.items())
+    d.write_config()
+    d.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + gw.TIMEOUT
+    while d.log_count('authd: 4 secrets for 4 components') == before and \
+            time.monotonic() < deadline:
+        time.sleep(0.02)
+    gw.expect(d.log_count('authd: 4 secrets for 4 components') > before,
+              'reload without it not seen')
+    b.send("<message from='b.example.org' to='a.example.org' id='still'/>")
+    gw.expect(wait_stanzas(a, 1)[0].get('id') == 'still',
+              'the established stream went away')
+    n = d.connect()
+    n.open('a.example.org', want_from='a.example.org')
+    gw.expect(not n.handshake(old), 'the removed secret still works')
+    a.close()
+    b.close()
+
+
 def main():
     t0 = time.monotonic()
     d = daemon('route')
@@ -535,6 +566,11 @@ def main():
         gw.run(name, fn, d)
     gw.run('route: reload (host-gone, new alias)', t_reload, d)
     gw.run('route: SIGTERM sends system-shutdown', t_shutdown, d)
+
+    d = daemon('rotation')
+    gw.run('route: a removed secret fails new handshakes, established '
+           'streams stay', t_secret_rotation, d)
+    gw.check_stop('route rotation', d)
 
     d = daemon('damping', ['max takeovers 2 per 60 holddown 60'])
     gw.run('route: takeover damping', t_flap_damping, d)
