@@ -893,7 +893,7 @@ conn_read(int fd, short event, void *arg)
 		c->view.base = c->in_base;
 		c->view.len = c->in_len;
 	}
-	stream_input(c, buf, n);
+	stream_feed(c);
 	if (!c->dead)
 		conn_retain(c);
 	conn_sync(c);
@@ -917,6 +917,7 @@ conn_resume(struct conn *c)
 		return;
 	conn_view_retained(c);
 	stream_resume(c);
+	stream_feed(c);
 	if (!c->dead)
 		conn_retain(c);
 	conn_sync(c);
@@ -1004,8 +1005,12 @@ outq_consume(struct outq *q, size_t n)
 		q->rfirst = (q->rfirst + 1) % q->rcap;
 		q->rnum--;
 	}
-	if (q->off == q->len)
-		q->off = q->len = 0;
+	if (q->off == q->len) {
+		/* All out: an idle stream keeps no output buffer. */
+		freezero(q->data, q->cap);
+		q->data = NULL;
+		q->off = q->len = q->cap = 0;
+	}
 }
 
 static void

@@ -26,6 +26,8 @@
 
 #include <event.h>
 #include <expat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 
 #include "gatewayd.h"
@@ -151,7 +153,7 @@ struct conn {
 	struct conn			*blocked_on;	/* full destination */
 	struct conn_list		 waiters;	/* blocked on us */
 	struct sockaddr_storage		 peer;
-	char				 peername[NI_MAXHOST];
+	char				 peername[64];	/* numeric, with a scope */
 	char				 domain[GW_NAME_MAX];
 	uint32_t			 depth;
 	uint64_t			 bytes_in;	/* fed to expat */
@@ -236,7 +238,7 @@ int			 jid_domain(const char *, char *, size_t);
 
 /* stream.c */
 XML_Parser		 stream_parser_new(struct conn *);
-void			 stream_input(struct conn *, const char *, size_t);
+void			 stream_feed(struct conn *);
 void			 stream_resume(struct conn *);
 void			 stream_error(struct conn *, const char *, const char *,
 			    ...) __attribute__((__format__ (printf, 3, 4)));

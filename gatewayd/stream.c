@@ -40,6 +40,7 @@
 #define NS_ERRORS	"urn:ietf:params:xml:ns:xmpp-streams"
 #define NS_XML		"http://www.w3.org/XML/1998/namespace"
 #define NS_SEP		' '
+#define STREAM_SLICE	2048	/* bytes handed to expat at a time */
 
 /*
  * Expat 2.6 delays parsing a token until more input arrives (the fix of
@@ -100,17 +101,32 @@ stream_parser_new(struct conn *c)
 	return (p);
 }
 
-/* Bytes from the peer; the buffer stays valid while the parser is paused. */
+/*
+ * Feeds the parser what the view holds beyond what it has had, in small
+ * slices: expat copies its input into a buffer of its own that never
+ * shrinks, so small slices keep every connection's parser small.  Stops
+ * when the parser pauses or the stream ends; the rest stays in the view
+ * (engine.c keeps it) for when the parser goes on.
+ */
 void
-stream_input(struct conn *c, const char *buf, size_t len)
+stream_feed(struct conn *c)
 {
 	enum XML_Status	status;
+	uint64_t	end = c->view.base + c->view.len;
+	size_t		n;
 
-	c->in_parse = 1;
-	status = XML_Parse(c->parser, buf, (int)len, XML_FALSE);
-	c->in_parse = 0;
-	c->bytes_in += len;
-	stream_parsed(c, status);
+	while (!c->suspended && !c->dead && c->state != CONN_CLOSING &&
+	    c->bytes_in < end) {
+		n = end - c->bytes_in;
+		if (n > STREAM_SLICE)
+			n = STREAM_SLICE;
+		c->in_parse = 1;
+		status = XML_Parse(c->parser, stream_raw(c, c->bytes_in),
+		    (int)n, XML_FALSE);
+		c->in_parse = 0;
+		c->bytes_in += n;
+		stream_parsed(c, status);
+	}
 }
 
 void
