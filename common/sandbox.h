@@ -27,6 +27,9 @@
 
 void	sandbox_child(int);
 
+/* Gives freed memory back to the system (glibc keeps it otherwise). */
+void	compat_release_memory(void);
+
 /* Re-executing ourselves: Linux runs the very image the parent runs. */
 void	compat_init(int, char **);
 int	compat_self_open(void);

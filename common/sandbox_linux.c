@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -247,6 +248,12 @@ sandbox_child(int role)
 		fatal("prctl PR_SET_NO_NEW_PRIVS");
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == -1)
 		fatal("prctl PR_SET_SECCOMP");
+}
+
+void
+compat_release_memory(void)
+{
+	malloc_trim(0);
 }
 
 void

@@ -41,6 +41,12 @@ sandbox_child(int role)
 		fatal("pledge");
 }
 
+/* OpenBSD's malloc returns freed pages by itself. */
+void
+compat_release_memory(void)
+{
+}
+
 void
 compat_init(int argc, char **argv)
 {

@@ -29,12 +29,14 @@
 
 #include "engine.h"
 #include "log.h"
+#include "sandbox.h"
 
 #define ENGINE_ACCEPT_BACKOFF	1	/* seconds a listener rests on EMFILE */
 #define ENGINE_READ_SIZE	16384	/* also what a paused sender holds */
 #define ENGINE_FD_RESERVE	16	/* descriptors kept for ourselves */
 #define ENGINE_CLOSE_GRACE	5	/* seconds a closed stream may linger */
 #define ENGINE_TICK		1	/* seconds between keepalive rounds */
+#define ENGINE_HIBERNATE	5	/* seconds before a resting parser goes */
 
 RB_HEAD(conn_tree, conn);
 RB_HEAD(addr_tree, addr_count);
@@ -694,16 +696,29 @@ engine_tick(int fd, short event, void *arg)
 	struct timeval	 tv = { ENGINE_TICK, 0 };
 	struct conn	*c;
 	time_t		 now = time(NULL);
+	int		 released = 0;
 
 	(void)fd;
 	(void)event;
 	(void)arg;
-	RB_FOREACH(c, conn_tree, &conns)
-		if (c->state == CONN_OPEN && conn_queued(c) == 0 &&
+	RB_FOREACH(c, conn_tree, &conns) {
+		if (c->state != CONN_OPEN)
+			continue;
+		if (conn_queued(c) == 0 &&
 		    now - c->last_out >= engine_running->global.idle_timeout) {
 			conn_write(c, " ", 1);
 			c->last_out = now;
 		}
+		/* Resting between stanzas: its parser can go. */
+		if (c->parser != NULL && !c->suspended && c->in_len == 0 &&
+		    c->depth == 1 && c->blocked_on == NULL && !c->st_pending &&
+		    now - c->last_in >= ENGINE_HIBERNATE) {
+			stream_hibernate(c);
+			released++;
+		}
+	}
+	if (released > 0)
+		compat_release_memory();
 	engine_flush();
 	evtimer_add(&ev_tick, &tv);
 }
@@ -883,6 +898,7 @@ conn_read(int fd, short event, void *arg)
 		conn_sync(c);
 		return;
 	}
+	c->last_in = time(NULL);
 	if (buf == shared) {
 		c->view.ptr = shared;
 		c->view.base = c->bytes_in;
@@ -1242,9 +1258,11 @@ engine_reap(void)
 	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
 		TAILQ_REMOVE(&graveyard, c, dead_entry);
 		nconns--;
-		XML_ParserFree(c->parser);
+		if (c->parser != NULL)
+			XML_ParserFree(c->parser);
 		free(c->in);
 		free(c->splice);
+		free(c->root_qname);
 		free(c->st_redecl);
 		freezero(c->out.data, c->out.cap);
 		free(c->out.recs);

@@ -166,6 +166,12 @@ struct conn {
 	int				 handshake_bad;
 	const char			*stop_condition;
 	const char			*stop_reason;
+	/* The header as a parser made anew needs it (stream_wake). */
+	char				*root_qname;
+	int				 hdr_stream_decl;
+	int				 waking;
+	int64_t				 index_adjust;
+	time_t				 last_in;
 	/* Prefixes the peer declared on its header, for its stanzas. */
 	char				*splice;
 	size_t				 splice_len;
@@ -247,6 +253,8 @@ void			 stream_verdict(struct conn *, int);
 void			 stream_peer_closed(struct conn *);
 void			 stream_refuse(int, const char *);
 const char		*stream_raw(struct conn *, uint64_t);
+uint64_t		 stream_index(struct conn *);
+void			 stream_hibernate(struct conn *);
 int			 splice_has(const char *, const char *);
 void			 stream_redeclared(struct conn *, const char *);
 

@@ -275,7 +275,7 @@ router_stanza_start(struct conn *c, const XML_Char *name,
 		stream_redeclared(c, "xml:lang");
 
 	/* Where the splice goes: just after the element's name. */
-	c->st_start = XML_GetCurrentByteIndex(c->parser);
+	c->st_start = stream_index(c);
 	taglen = XML_GetCurrentByteCount(c->parser);
 	raw = stream_raw(c, c->st_start);
 	for (i = 1; i < taglen && raw[i] != ' ' && raw[i] != '\t' &&

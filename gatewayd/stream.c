@@ -102,6 +102,63 @@ stream_parser_new(struct conn *c)
 }
 
 /*
+ * Where the parser is, as an offset in the stream: a parser made anew
+ * after a rest (stream_wake) counts from its own start.
+ */
+uint64_t
+stream_index(struct conn *c)
+{
+	return (XML_GetCurrentByteIndex(c->parser) + c->index_adjust);
+}
+
+/*
+ * An authenticated stream that rests between stanzas gives up its parser,
+ * most of what an idle connection costs.  Nothing of the stream's state
+ * is lost: between stanzas it is only the header's declarations.
+ */
+void
+stream_hibernate(struct conn *c)
+{
+	log_debug("connection %u for %s rests: parser released", c->id,
+	    c->domain);
+	XML_ParserFree(c->parser);
+	c->parser = NULL;
+}
+
+/*
+ * Before new input: a new parser, fed a header like the peer's (its root
+ * name, its declarations), so that the stanzas that follow mean what
+ * they meant, and the closing tag matches.
+ */
+static int
+stream_wake(struct conn *c)
+{
+	enum XML_Status	 status;
+	char		*hdr;
+	int		 len;
+
+	if ((c->parser = stream_parser_new(c)) == NULL)
+		return (-1);
+	len = asprintf(&hdr, "<%s xmlns='" NS_COMPONENT "'%s%s>",
+	    c->root_qname, c->hdr_stream_decl ? " xmlns:stream='" NS_STREAMS
+	    "'" : "", c->splice != NULL ? c->splice : "");
+	if (len == -1)
+		fatal("%s", __func__);
+	c->index_adjust = c->bytes_in - len;
+	c->depth = 0;
+	c->waking = 1;
+	c->in_parse = 1;
+	status = XML_Parse(c->parser, hdr, len, XML_FALSE);
+	c->in_parse = 0;
+	c->waking = 0;
+	free(hdr);
+	if (status != XML_STATUS_OK || c->depth != 1)
+		fatalx("%s: connection %u: cannot restore its stream", __func__,
+		    c->id);
+	return (0);
+}
+
+/*
  * Feeds the parser what the view holds beyond what it has had, in small
  * slices: expat copies its input into a buffer of its own that never
  * shrinks, so small slices keep every connection's parser small.  Stops
@@ -115,6 +172,10 @@ stream_feed(struct conn *c)
 	uint64_t	end = c->view.base + c->view.len;
 	size_t		n;
 
+	if (c->parser == NULL && c->bytes_in < end && stream_wake(c) == -1) {
+		stream_error(c, "internal-server-error", "no memory");
+		return;
+	}
 	while (!c->suspended && !c->dead && c->state != CONN_CLOSING &&
 	    c->bytes_in < end) {
 		n = end - c->bytes_in;
@@ -177,7 +238,7 @@ stream_parsed(struct conn *c, enum XML_Status status)
 		code = XML_GetErrorCode(c->parser);
 		stream_error(c, stream_parse_condition(code), "%s at byte %lld",
 		    XML_ErrorString(code),
-		    (long long)XML_GetCurrentByteIndex(c->parser));
+		    (long long)stream_index(c));
 		return;
 	case XML_STATUS_SUSPENDED:
 		c->suspended = 1;
@@ -315,7 +376,7 @@ stream_check_size(struct conn *c)
 
 	if (c->comp != NULL && c->comp->conf.max_stanza != 0)
 		max = c->comp->conf.max_stanza;
-	pos = c->in_parse ? (uint64_t)XML_GetCurrentByteIndex(c->parser) :
+	pos = c->in_parse ? stream_index(c) :
 	    c->bytes_in;
 	if (c->state < CONN_OPEN && c->bytes_in > g->max_preauth) {
 		if (c->in_parse)
@@ -414,7 +475,8 @@ stream_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 		return;
 	c->depth++;
 	if (c->depth == 1) {
-		stream_header(c, name, attrs);
+		if (!c->waking)
+			stream_header(c, name, attrs);
 		return;
 	}
 	while (attrs[2 * nattrs] != NULL)
@@ -428,7 +490,7 @@ stream_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 		return;
 	}
 	if (c->depth == 2) {
-		c->boundary = XML_GetCurrentByteIndex(c->parser);
+		c->boundary = stream_index(c);
 		if (name_is(name, NS_STREAMS, "error")) {
 			c->peer_error = 1;
 			return;
@@ -484,7 +546,7 @@ stream_end(void *arg, const XML_Char *name)
 		return;
 
 	/* The end of a top-level element. */
-	c->boundary = XML_GetCurrentByteIndex(c->parser) +
+	c->boundary = stream_index(c) +
 	    XML_GetCurrentByteCount(c->parser);
 	if (c->peer_error) {
 		stream_close(c, "the peer sent a stream error");
@@ -542,7 +604,7 @@ stream_text(void *arg, const XML_Char *s, int len)
 		if (!is_space(s, len))
 			stream_stop(c, "bad-format", "text between stanzas");
 		else
-			c->boundary = XML_GetCurrentByteIndex(c->parser) +
+			c->boundary = stream_index(c) +
 			    XML_GetCurrentByteCount(c->parser);
 		return;
 	}
@@ -567,11 +629,15 @@ stream_nsdecl(void *arg, const XML_Char *prefix, const XML_Char *uri)
 
 	/* Declarations of the stream header itself: depth is still 0. */
 	if (c->depth == 0) {
+		if (c->waking)
+			return;
 		if (prefix == NULL && uri != NULL &&
 		    strcmp(uri, NS_COMPONENT) == 0)
 			c->default_ns_ok = 1;
-		else if (prefix != NULL && !(strcmp(prefix, "stream") == 0 &&
-		    uri != NULL && strcmp(uri, NS_STREAMS) == 0))
+		else if (prefix != NULL && strcmp(prefix, "stream") == 0 &&
+		    uri != NULL && strcmp(uri, NS_STREAMS) == 0)
+			c->hdr_stream_decl = 1;
+		else if (prefix != NULL)
 			stream_splice_add(c, prefix, uri);
 		return;
 	}
@@ -672,6 +738,8 @@ static void
 stream_header(struct conn *c, const XML_Char *name, const XML_Char **attrs)
 {
 	const XML_Char	*to, *version, *lang;
+	const char	*raw;
+	size_t		 i, taglen;
 
 	if (!name_is(name, NS_STREAMS, "stream")) {
 		stream_stop(c, "invalid-namespace", "root is not a stream");
@@ -682,6 +750,15 @@ stream_header(struct conn *c, const XML_Char *name, const XML_Char **attrs)
 		    "default namespace is not " NS_COMPONENT);
 		return;
 	}
+	/* Its name as written, for a parser made anew (stream_wake). */
+	raw = stream_raw(c, stream_index(c));
+	taglen = XML_GetCurrentByteCount(c->parser);
+	for (i = 1; i < taglen && raw[i] != ' ' && raw[i] != '\t' &&
+	    raw[i] != '\r' && raw[i] != '\n' && raw[i] != '/' &&
+	    raw[i] != '>'; i++)
+		;
+	if ((c->root_qname = strndup(raw + 1, i - 1)) == NULL)
+		fatal("%s", __func__);
 	to = attr_get(attrs, "to");
 	if (to == NULL || to[0] == '\0') {
 		stream_stop(c, "improper-addressing", "no 'to' in the header");
@@ -707,7 +784,7 @@ stream_header(struct conn *c, const XML_Char *name, const XML_Char **attrs)
 	}
 	if ((lang = attr_get(attrs, NS_XML " lang")) != NULL)
 		stream_splice_add(c, "xml:lang", lang);
-	c->boundary = XML_GetCurrentByteIndex(c->parser) +
+	c->boundary = stream_index(c) +
 	    XML_GetCurrentByteCount(c->parser);
 	/* authd issues the stream id; parsing waits for it. */
 	c->state = CONN_STREAMID;

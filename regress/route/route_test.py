@@ -462,6 +462,36 @@ def t_keepalive(d):
     a.close()
 
 
+def t_rest_and_wake(d):
+    """
+    A stream that rests gives up its parser; what it sends next means
+    what it meant, header prefixes, xml:lang and its root's name too.
+    """
+    a = d.connect()
+    a.send("<?xml version='1.0'?><s:stream xmlns='%s' xmlns:s='%s' "
+           "xmlns:h='urn:example:header' xml:lang='de' "
+           "to='a.example.org'>" % (NS_C, gw.NS_STREAMS))
+    a.read_header()
+    gw.expect(a.handshake(SECRETS['a.example.org']), 'handshake')
+    b = comp(d, 'b.example.org')
+    gw.expect(d.wait_log('for a.example.org rests', 12),
+              'the parser of a resting stream was not released')
+    b.send("<message from='b.example.org' to='a.example.org' id='in'/>")
+    gw.expect(wait_stanzas(a, 1)[0].get('id') == 'in', 'to a resting one')
+    a.send("<message from='a.example.org' to='b.example.org' id='out'>"
+           "<h:x>1</h:x></message>")
+    m = wait_stanzas(b, 1)[0]
+    gw.expect(b.stream.error is None and
+              m.find('{urn:example:header}x') is not None and
+              m.get('{http://www.w3.org/XML/1998/namespace}lang') == 'de',
+              'after waking: %s' % b.describe())
+    a.send('</s:stream>')
+    gw.expect(a.read_to_eof() and a.stream.closed and
+              not a.stream.stream_errors(),
+              'closing after waking: %s' % a.describe())
+    b.close()
+
+
 def t_reset_removes_route(d):
     a, b = comp(d, 'a.example.org'), comp(d, 'b.example.org')
     b.abort()
@@ -586,6 +616,8 @@ def main():
     d = daemon('keepalive', ['idle timeout 1', 'queue timeout 2',
                              'max queue size 64K'])
     gw.run('route: whitespace keepalive', t_keepalive, d)
+    gw.run('route: a resting stream gives up its parser and wakes intact',
+           t_rest_and_wake, d)
     gw.run('route: a destination that does not read is closed, its queue '
            'bounced', t_queue_timeout, d)
     gw.check_stop('route keepalive', d)
