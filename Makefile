@@ -48,7 +48,8 @@ SRCS =		gatewayd/gatewayd.c gatewayd/config.c gatewayd/proc.c \
 OBJS =		$(SRCS:%.c=$(OBJ)/%.o) $(OBJ)/parse.o
 
 REGRESS_PROGS =	$(OBJ)/regress/imsg_test $(OBJ)/regress/sandbox_test \
-		$(OBJ)/regress/digest_test $(OBJ)/regress/authd_test
+		$(OBJ)/regress/digest_test $(OBJ)/regress/authd_test \
+		$(OBJ)/regress/loadgen
 
 PROG =		$(OBJ)/bin/gatewayd
 
@@ -103,6 +104,11 @@ $(OBJ)/regress/authd_test: regress/auth/authd_test.c authd/digest.c \
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
 	    regress/auth/authd_test.c authd/digest.c $(IMSG_SRCS) $(LDLIBS)
 
+$(OBJ)/regress/loadgen: regress/bench/loadgen.c authd/digest.c authd/digest.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
+	    regress/bench/loadgen.c authd/digest.c $(LDLIBS)
+
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(EXAMPLEDIR)
@@ -141,5 +147,6 @@ sanitize:
 regress: regress-progs
 	@sh regress/run.sh $(OBJ)
 
-bench:
-	@echo "bench: no benchmarks yet (stanza routing comes first)"
+bench: deps
+	@$(MAKE) --no-print-directory regress-progs
+	@OBJ=$(OBJ) sh regress/bench/bench
