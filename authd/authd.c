@@ -511,7 +511,6 @@ authd_new_stream(struct imsg *imsg)
 	struct gw_auth_streamid	 reply;
 	struct authd_stream	*st;
 	uint8_t			 rnd[GW_STREAMID_LEN / 2];
-	size_t			 i;
 
 	imsg_get_fixed(imsg, &req, sizeof(req), "AUTH_STREAM");
 	imsg_check_string(req.domain, sizeof(req.domain), "AUTH_STREAM");
@@ -523,8 +522,7 @@ authd_new_stream(struct imsg *imsg)
 	strlcpy(st->domain, req.domain, sizeof(st->domain));
 	st->peer = req.peer;
 	arc4random_buf(rnd, sizeof(rnd));
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(st->id + 2 * i, 3, "%02x", rnd[i]);
+	hex_encode(rnd, sizeof(rnd), st->id);
 	if (RB_INSERT(authd_streams, &streams, st) != NULL)
 		fatalx("AUTH_STREAM: connection %u has a stream already",
 		    st->conn_id);

@@ -64,6 +64,20 @@ auth_hex_decode(const char *hex, size_t len, uint8_t md[AUTH_DIGEST_LEN])
 	return (0);
 }
 
+/* len octets as 2 * len lower-case hex digits and a NUL. */
+void
+hex_encode(const uint8_t *in, size_t len, char *out)
+{
+	static const char	digits[] = "0123456789abcdef";
+	size_t			i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0x0f];
+	}
+	out[2 * len] = '\0';
+}
+
 int
 hexval(int c)
 {

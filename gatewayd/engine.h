@@ -254,6 +254,7 @@ void			 stream_peer_closed(struct conn *);
 void			 stream_refuse(int, const char *);
 const char		*stream_raw(struct conn *, uint64_t);
 uint64_t		 stream_index(struct conn *);
+const XML_Char		*xml_attr(const XML_Char **, const char *);
 void			 stream_hibernate(struct conn *);
 int			 splice_has(const char *, const char *);
 void			 stream_redeclared(struct conn *, const char *);

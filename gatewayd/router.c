@@ -216,15 +216,6 @@ jid_domain(const char *jid, char *dom, size_t size)
 	return (domain_normalize(dom) == -1 ? -1 : 0);
 }
 
-static const XML_Char *
-attr_value(const XML_Char **attrs, const char *name)
-{
-	for (; attrs[0] != NULL; attrs += 2)
-		if (strcmp(attrs[0], name) == 0)
-			return (attrs[1]);
-	return (NULL);
-}
-
 /*
  * The start tag of a stanza on an authenticated stream: what it is, who
  * it claims to be from, where it goes.  Returns the stream error for a
@@ -254,7 +245,7 @@ router_stanza_start(struct conn *c, const XML_Char *name,
 		*reason = "not a message, presence or iq";
 		return ("unsupported-stanza-type");
 	}
-	if ((from = attr_value(attrs, "from")) == NULL || from[0] == '\0') {
+	if ((from = xml_attr(attrs, "from")) == NULL || from[0] == '\0') {
 		*reason = "stanza without from";
 		return ("improper-addressing");
 	}
@@ -263,14 +254,14 @@ router_stanza_start(struct conn *c, const XML_Char *name,
 		*reason = "from is not one of the stream's names";
 		return ("invalid-from");
 	}
-	if ((to = attr_value(attrs, "to")) == NULL || to[0] == '\0') {
+	if ((to = xml_attr(attrs, "to")) == NULL || to[0] == '\0') {
 		*reason = "stanza without to";
 		return ("improper-addressing");
 	}
 	c->st_bounce = NULL;
 	if (jid_domain(to, c->st_dest, sizeof(c->st_dest)) == -1)
 		c->st_bounce = "jid-malformed";
-	if (attr_value(attrs, NS_XML_LANG) != NULL && c->splice_len > 0 &&
+	if (xml_attr(attrs, NS_XML_LANG) != NULL && c->splice_len > 0 &&
 	    splice_has(c->splice, "xml:lang"))
 		stream_redeclared(c, "xml:lang");
 
@@ -579,11 +570,11 @@ bounce_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 		return;
 	local = strrchr(name, ' ');
 	strlcpy(bi->name, local != NULL ? local + 1 : name, sizeof(bi->name));
-	bi->from = xstrdup_or_null(attr_value(attrs, "from"));
-	bi->to = xstrdup_or_null(attr_value(attrs, "to"));
-	bi->id = xstrdup_or_null(attr_value(attrs, "id"));
-	bi->type = xstrdup_or_null(attr_value(attrs, "type"));
-	bi->lang = xstrdup_or_null(attr_value(attrs, NS_XML_LANG));
+	bi->from = xstrdup_or_null(xml_attr(attrs, "from"));
+	bi->to = xstrdup_or_null(xml_attr(attrs, "to"));
+	bi->id = xstrdup_or_null(xml_attr(attrs, "id"));
+	bi->type = xstrdup_or_null(xml_attr(attrs, "type"));
+	bi->lang = xstrdup_or_null(xml_attr(attrs, NS_XML_LANG));
 	bi->inner_start = XML_GetCurrentByteIndex(bi->parser) +
 	    XML_GetCurrentByteCount(bi->parser);
 }

@@ -278,13 +278,11 @@ header_format(char *buf, size_t size, const char *from, const char *id)
 {
 	char	rnd[GW_STREAMID_LEN + 1];
 	uint8_t	bytes[GW_STREAMID_LEN / 2];
-	size_t	i;
 	int	len;
 
 	if (id == NULL) {
 		arc4random_buf(bytes, sizeof(bytes));
-		for (i = 0; i < sizeof(bytes); i++)
-			snprintf(rnd + 2 * i, 3, "%02x", bytes[i]);
+		hex_encode(bytes, sizeof(bytes), rnd);
 		id = rnd;
 	}
 	len = snprintf(buf, size, "<?xml version='1.0'?><stream:stream "
@@ -453,8 +451,9 @@ name_is(const XML_Char *name, const char *ns, const char *local)
 	    strcmp(name + nslen + 1, local) == 0);
 }
 
-static const XML_Char *
-attr_get(const XML_Char **attrs, const char *name)
+/* The value of an attribute of a start tag, or NULL. */
+const XML_Char *
+xml_attr(const XML_Char **attrs, const char *name)
 {
 	for (; attrs[0] != NULL; attrs += 2)
 		if (strcmp(attrs[0], name) == 0)
@@ -759,7 +758,7 @@ stream_header(struct conn *c, const XML_Char *name, const XML_Char **attrs)
 		;
 	if ((c->root_qname = strndup(raw + 1, i - 1)) == NULL)
 		fatal("%s", __func__);
-	to = attr_get(attrs, "to");
+	to = xml_attr(attrs, "to");
 	if (to == NULL || to[0] == '\0') {
 		stream_stop(c, "improper-addressing", "no 'to' in the header");
 		return;
@@ -777,12 +776,12 @@ stream_header(struct conn *c, const XML_Char *name, const XML_Char **attrs)
 		stream_stop(c, "host-unknown", "no such component");
 		return;
 	}
-	version = attr_get(attrs, "version");
+	version = xml_attr(attrs, "version");
 	if (!version_ok(version)) {
 		stream_stop(c, "unsupported-version", "unsupported version");
 		return;
 	}
-	if ((lang = attr_get(attrs, NS_XML " lang")) != NULL)
+	if ((lang = xml_attr(attrs, NS_XML " lang")) != NULL)
 		stream_splice_add(c, "xml:lang", lang);
 	c->boundary = stream_index(c) +
 	    XML_GetCurrentByteCount(c->parser);

@@ -34,10 +34,7 @@ result(const char *name, int good)
 static void
 hex(const uint8_t *md, char *out)
 {
-	size_t	i;
-
-	for (i = 0; i < AUTH_DIGEST_LEN; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	hex_encode(md, AUTH_DIGEST_LEN, out);
 }
 
 static void

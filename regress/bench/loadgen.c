@@ -89,7 +89,7 @@ component(int port, const char *name)
 	struct sockaddr_in	 sin;
 	char			 buf[4096], hex[41], *id, *end;
 	uint8_t			 md[AUTH_DIGEST_LEN];
-	int			 fd, one = 1, i;
+	int			 fd, one = 1;
 
 	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
 		err(1, "socket");
@@ -111,8 +111,7 @@ component(int port, const char *name)
 	*end = '\0';
 	if (auth_digest(id, secret, strlen(secret), md) == -1)
 		errx(1, "digest");
-	for (i = 0; i < AUTH_DIGEST_LEN; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex_encode(md, AUTH_DIGEST_LEN, hex);
 	dprintf(fd, "<handshake>%s</handshake>", hex);
 	readfor(fd, buf, sizeof(buf), "<handshake/>");
 	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1)
