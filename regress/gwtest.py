@@ -700,6 +700,21 @@ class Conn:
         self.sock.close()
 
 
+def _ending_problems(conn, p, timeout):
+    """p, plus what is wrong with how the stream ended; None if all is
+    well."""
+    s = conn.stream
+    if s.junk:
+        p.append('text between elements: %r' % s.junk[:2])
+    if not s.closed:
+        p.append('no </stream:stream>')
+    if not conn.eof:
+        p.append('connection not closed within %gs' % timeout)
+    if p:
+        return '%s [%s]' % ('; '.join(p), conn.describe())
+    return None
+
+
 def stream_error_problems(conn, conditions, want_from=None,
                           timeout=TIMEOUT):
     """
@@ -737,15 +752,7 @@ def stream_error_problems(conn, conditions, want_from=None,
                 p.append('condition element not empty')
         if s.elements[-1] is not e or len(errs) > 1:
             p.append('elements after the stream error')
-    if s.junk:
-        p.append('text between elements: %r' % s.junk[:2])
-    if not s.closed:
-        p.append('no </stream:stream>')
-    if not conn.eof:
-        p.append('connection not closed within %gs' % timeout)
-    if p:
-        return '%s [%s]' % ('; '.join(p), conn.describe())
-    return None
+    return _ending_problems(conn, p, timeout)
 
 
 def expect_stream_error(conn, conditions, want_from=None, timeout=TIMEOUT):
@@ -764,15 +771,7 @@ def closing_problems(conn, timeout=TIMEOUT):
         p.append('output not well-formed: %s' % s.error)
     if s.stream_errors():
         p.append('stream error %s' % s.condition())
-    if s.junk:
-        p.append('text between elements: %r' % s.junk[:2])
-    if not s.closed:
-        p.append('no </stream:stream>')
-    if not conn.eof:
-        p.append('connection not closed within %gs' % timeout)
-    if p:
-        return '%s [%s]' % ('; '.join(p), conn.describe())
-    return None
+    return _ending_problems(conn, p, timeout)
 
 
 def orderly_close(conn, bytewise=False):
