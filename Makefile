@@ -31,7 +31,9 @@ CHROOTDIR ?=	/var/lib/gatewayd
 PKGS =		libbsd-overlay libevent expat libcrypto
 CPPFLAGS +=	-D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS +=	$(shell pkg-config --libs $(PKGS) 2>/dev/null)
-IMSG_SRCS =	common/imsg.c common/imsg-buffer.c
+# The system's <imsg.h> on OpenBSD; our port of it on Linux.
+CPPFLAGS +=	-Icommon/compat
+IMSG_SRCS =	common/compat/imsg.c common/compat/imsg-buffer.c
 SYS_SRCS =	common/sandbox_linux.c $(IMSG_SRCS)
 endif
 
@@ -42,9 +44,11 @@ TEST_DEBS =	clang python3 python3-slixmpp python3-twisted procps \
 		psmisc valgrind
 
 OBJ =		obj
-SRCS =		gatewayd/gatewayd.c gatewayd/config.c gatewayd/proc.c \
-		gatewayd/engine.c gatewayd/stream.c gatewayd/router.c authd/authd.c authd/digest.c \
-		common/log.c $(SYS_SRCS)
+COMMON_SRCS =	common/log.c common/proc.c common/addr.c common/util.c \
+		$(SYS_SRCS)
+SRCS =		gatewayd/gatewayd.c gatewayd/config.c \
+		gatewayd/engine.c gatewayd/stream.c gatewayd/router.c \
+		authd/authd.c authd/digest.c $(COMMON_SRCS)
 OBJS =		$(SRCS:%.c=$(OBJ)/%.o) $(OBJ)/parse.o
 
 REGRESS_PROGS =	$(OBJ)/regress/imsg_test $(OBJ)/regress/sandbox_test \
@@ -74,16 +78,18 @@ $(OBJ)/parse.o: $(OBJ)/parse.c gatewayd/gatewayd.h common/log.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-unused-but-set-variable \
 	    -c -o $@ $(OBJ)/parse.c
 
-$(OBJ)/%.o: %.c gatewayd/gatewayd.h gatewayd/engine.h common/log.h common/compat.h \
-    common/sandbox.h common/imsg.h authd/digest.h
+HEADERS =	gatewayd/gatewayd.h gatewayd/engine.h authd/authd.h \
+		authd/digest.h $(wildcard common/*.h common/compat/*.h)
+
+$(OBJ)/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
 
-$(OBJ)/regress/imsg_test: regress/imsg/imsg_test.c common/imsg.c \
-    common/imsg-buffer.c common/imsg.h
+$(OBJ)/regress/imsg_test: regress/imsg/imsg_test.c $(IMSG_SRCS) \
+    common/compat/imsg.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
-	    regress/imsg/imsg_test.c common/imsg.c common/imsg-buffer.c $(LDLIBS)
+	    regress/imsg/imsg_test.c $(IMSG_SRCS) $(LDLIBS)
 
 $(OBJ)/regress/sandbox_test: regress/sandbox/sandbox_test.c \
     common/sandbox_linux.c common/log.c
@@ -93,21 +99,25 @@ $(OBJ)/regress/sandbox_test: regress/sandbox/sandbox_test.c \
 	    common/log.c $(LDLIBS)
 
 $(OBJ)/regress/digest_test: regress/auth/digest_test.c authd/digest.c \
-    authd/digest.h
+    common/util.c common/log.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
-	    regress/auth/digest_test.c authd/digest.c $(LDLIBS)
+	    regress/auth/digest_test.c authd/digest.c common/util.c \
+	    common/log.c $(LDLIBS)
 
 $(OBJ)/regress/authd_test: regress/auth/authd_test.c authd/digest.c \
-    gatewayd/gatewayd.h $(IMSG_SRCS)
+    common/util.c common/log.c $(IMSG_SRCS) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
-	    regress/auth/authd_test.c authd/digest.c $(IMSG_SRCS) $(LDLIBS)
+	    regress/auth/authd_test.c authd/digest.c common/util.c \
+	    common/log.c $(IMSG_SRCS) $(LDLIBS)
 
-$(OBJ)/regress/loadgen: regress/bench/loadgen.c authd/digest.c authd/digest.h
+$(OBJ)/regress/loadgen: regress/bench/loadgen.c authd/digest.c \
+    common/util.c common/log.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
-	    regress/bench/loadgen.c authd/digest.c $(LDLIBS)
+	    regress/bench/loadgen.c authd/digest.c common/util.c \
+	    common/log.c $(LDLIBS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \

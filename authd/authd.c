@@ -33,9 +33,13 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "gatewayd.h"
+#include "addr.h"
+#include "authd.h"
 #include "digest.h"
 #include "log.h"
+#include "msg.h"
+#include "proc.h"
+#include "util.h"
 
 /*
  * authd holds the shared secrets and nothing else: no network, no files
@@ -59,7 +63,7 @@ struct authd_conf {
 /* A stream id authd issued, waiting for its one handshake. */
 struct authd_stream {
 	RB_ENTRY(authd_stream)	 entry;
-	uint32_t		 conn_id;
+	uint64_t		 conn_id;
 	char			 domain[GW_NAME_MAX];
 	char			 id[GW_STREAMID_LEN + 1];
 	struct sockaddr_storage	 peer;
@@ -89,7 +93,7 @@ TAILQ_HEAD(authd_source_lru, authd_source);
 /* An answer held back by the throttle. */
 struct authd_answer {
 	TAILQ_ENTRY(authd_answer) entry;
-	uint32_t		 conn_id;
+	uint64_t		 conn_id;
 	int32_t			 verdict;
 	int64_t			 due;		/* milliseconds */
 };
@@ -111,6 +115,39 @@ static struct authd_source_lru	 sources_lru =
 				    TAILQ_HEAD_INITIALIZER(sources_lru);
 static size_t			 nsources;
 static struct authd_answers	 answers = TAILQ_HEAD_INITIALIZER(answers);
+
+static void	authd_reconf_start(struct imsg *, const void *, void *);
+static void	authd_reconf_component(struct imsg *, const void *, void *);
+static void	authd_reconf_secret(struct imsg *, const void *, void *);
+static void	authd_reconf_done(struct imsg *, const void *, void *);
+static void	authd_new_stream(struct imsg *, const void *, void *);
+static void	authd_handshake(struct imsg *, const void *, void *);
+static void	authd_forget(struct imsg *, const void *, void *);
+
+static const struct imsg_handler parent_handlers[] = {
+	{ IMSG_RECONF_START, "RECONF_START", sizeof(struct gw_global), 0,
+	    authd_reconf_start },
+	{ IMSG_RECONF_COMPONENT, "RECONF_COMPONENT",
+	    sizeof(struct gw_component_conf), 0, authd_reconf_component },
+	{ IMSG_RECONF_SECRET, "RECONF_SECRET", sizeof(struct gw_secret_conf),
+	    0, authd_reconf_secret },
+	{ IMSG_RECONF_DONE, "RECONF_DONE", 0, 0, authd_reconf_done }
+};
+static const struct imsg_channel parent_channel = {
+	"the parent", parent_handlers, nitems(parent_handlers), NULL
+};
+
+static const struct imsg_handler engine_handlers[] = {
+	{ IMSG_AUTH_STREAM, "AUTH_STREAM", sizeof(struct gw_auth_stream), 0,
+	    authd_new_stream },
+	{ IMSG_AUTH_HANDSHAKE, "AUTH_HANDSHAKE",
+	    sizeof(struct gw_auth_handshake), 0, authd_handshake },
+	{ IMSG_AUTH_FORGET, "AUTH_FORGET", sizeof(struct gw_auth_forget), 0,
+	    authd_forget }
+};
+static const struct imsg_channel engine_channel = {
+	"the engine", engine_handlers, nitems(engine_handlers), NULL
+};
 
 static int
 stream_cmp(struct authd_stream *a, struct authd_stream *b)
@@ -134,8 +171,6 @@ static void	authd_send_due(void);
 static int	authd_poll_timeout(void);
 
 static void	authd_preinit_crypto(void);
-static int	authd_dispatch_parent(void);
-static int	authd_dispatch_engine(void);
 static struct authd_conf *authd_conf_new(void);
 static void	authd_conf_free(struct authd_conf *);
 
@@ -189,7 +224,7 @@ authd_main(int debug, int verbose, const char *user, const char *chrootdir)
 			break;
 		}
 		if ((pfd[PFD_PARENT].revents & (POLLIN | POLLHUP)) &&
-		    authd_dispatch_parent() == -1)
+		    imsg_dispatch(&ibuf_parent, &parent_channel, NULL) == -1)
 			break;
 
 		if ((pfd[PFD_ENGINE].revents & POLLOUT) &&
@@ -199,7 +234,7 @@ authd_main(int debug, int verbose, const char *user, const char *chrootdir)
 			engine_gone = 1;
 		}
 		if ((pfd[PFD_ENGINE].revents & (POLLIN | POLLHUP)) &&
-		    authd_dispatch_engine() == -1) {
+		    imsg_dispatch(&ibuf_engine, &engine_channel, NULL) == -1) {
 			/* The parent sees the engine die and ends us all. */
 			log_warnx("lost the engine");
 			engine_gone = 1;
@@ -255,15 +290,46 @@ authd_conf_free(struct authd_conf *ac)
 }
 
 static void
-authd_reconf_secret(struct imsg *imsg)
+authd_staged_check(const char *what)
+{
+	if (staged == NULL)
+		fatalx("%s outside a reconfiguration", what);
+}
+
+static void
+authd_reconf_start(struct imsg *imsg, const void *data, void *arg)
+{
+	(void)imsg;
+	(void)arg;
+	authd_conf_free(staged);
+	staged = authd_conf_new();
+	memcpy(&staged->global, data, sizeof(staged->global));
+	log_setverbose(staged->global.verbose);
+}
+
+static void
+authd_reconf_component(struct imsg *imsg, const void *data, void *arg)
+{
+	const struct gw_component_conf	*comp = data;
+
+	(void)imsg;
+	(void)arg;
+	authd_staged_check("RECONF_COMPONENT");
+	imsg_check_string(comp->name, sizeof(comp->name), "component");
+	staged->ncomponents++;
+}
+
+static void
+authd_reconf_secret(struct imsg *imsg, const void *data, void *arg)
 {
 	struct authd_secret	*s;
 
-	if (staged == NULL)
-		fatalx("RECONF_SECRET outside a reconfiguration");
+	(void)imsg;
+	(void)arg;
+	authd_staged_check("RECONF_SECRET");
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		fatal("authd_reconf_secret");
-	imsg_get_fixed(imsg, &s->conf, sizeof(s->conf), "RECONF_SECRET");
+	memcpy(&s->conf, data, sizeof(s->conf));
 	imsg_check_string(s->conf.domain, sizeof(s->conf.domain), "domain");
 	if (s->conf.len == 0 || s->conf.len >= sizeof(s->conf.secret) ||
 	    s->conf.secret[s->conf.len] != '\0')
@@ -272,87 +338,21 @@ authd_reconf_secret(struct imsg *imsg)
 	staged->nsecrets++;
 }
 
-/* Returns -1 once the parent has closed the pipe. */
-static int
-authd_dispatch_parent(void)
+static void
+authd_reconf_done(struct imsg *imsg, const void *data, void *arg)
 {
-	struct imsg			imsg;
-	struct gw_component_conf	comp;
-	int				n, verbose;
-
-	if ((n = imsgbuf_read(&ibuf_parent)) == -1) {
-		if (errno == ECONNRESET)
-			return (-1);
-		fatal("imsgbuf_read from the parent");
-	}
-	if (n == 0)
-		return (-1);
-	for (;;) {
-		if ((n = imsgbuf_get(&ibuf_parent, &imsg)) == -1)
-			fatal("imsgbuf_get");
-		if (n == 0)
-			break;
-		switch (imsg_get_type(&imsg)) {
-		case IMSG_RECONF_START:
-			authd_conf_free(staged);
-			staged = authd_conf_new();
-			imsg_get_fixed(&imsg, &staged->global,
-			    sizeof(staged->global), "RECONF_START");
-			log_setverbose(staged->global.verbose);
-			break;
-		case IMSG_RECONF_COMPONENT:
-			if (staged == NULL)
-				fatalx("RECONF_COMPONENT outside a "
-				    "reconfiguration");
-			imsg_get_fixed(&imsg, &comp, sizeof(comp),
-			    "RECONF_COMPONENT");
-			imsg_check_string(comp.name, sizeof(comp.name),
-			    "component");
-			staged->ncomponents++;
-			break;
-		case IMSG_RECONF_SECRET:
-			authd_reconf_secret(&imsg);
-			break;
-		case IMSG_RECONF_DONE:
-			if (staged == NULL)
-				fatalx("RECONF_DONE outside a reconfiguration");
-			authd_conf_free(running);
-			running = staged;
-			staged = NULL;
-			log_info("%zu secrets for %zu components",
-			    running->nsecrets, running->ncomponents);
-			if (imsg_compose(&ibuf_parent, IMSG_RECONF_ACK, 0, 0,
-			    -1, NULL, 0) == -1)
-				fatal("imsg_compose");
-			break;
-		case IMSG_CTL_VERBOSE:
-			imsg_get_fixed(&imsg, &verbose, sizeof(verbose),
-			    "CTL_VERBOSE");
-			log_setverbose(verbose);
-			break;
-		default:
-			fatalx("unexpected message %u from the parent",
-			    imsg_get_type(&imsg));
-		}
-		imsg_free(&imsg);
-	}
-	return (0);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		fatal("clock_gettime");
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
-static time_t
-now_mono(void)
-{
-	return (now_ms() / 1000);
+	(void)imsg;
+	(void)data;
+	(void)arg;
+	authd_staged_check("RECONF_DONE");
+	authd_conf_free(running);
+	running = staged;
+	staged = NULL;
+	log_info("%zu secrets for %zu components", running->nsecrets,
+	    running->ncomponents);
+	if (imsg_compose(&ibuf_parent, IMSG_RECONF_ACK, 0, 0, -1, NULL,
+	    0) == -1)
+		fatal("imsg_compose");
 }
 
 static const char *
@@ -387,7 +387,7 @@ source_get(const uint8_t addr[16], const char *domain, int create)
 		return (NULL);
 	if (nsources >= AUTHD_MAX_SOURCES) {
 		TAILQ_FOREACH(src, &sources_lru, lru)
-			if (src->holddown_until <= now_mono())
+			if (src->holddown_until <= monotime())
 				break;
 		if (src == NULL)
 			return (NULL);
@@ -429,24 +429,25 @@ source_fail(struct authd_source *src, const char *addr, time_t now)
 }
 
 static void
-authd_answer(uint32_t conn_id, int32_t verdict)
+authd_answer(uint64_t conn_id, int32_t verdict)
 {
 	struct gw_auth_result	res;
 
 	memset(&res, 0, sizeof(res));
+	res.conn_id = conn_id;
 	res.verdict = verdict;
-	if (imsg_compose(&ibuf_engine, IMSG_AUTH_RESULT, conn_id, 0, -1, &res,
+	if (imsg_compose(&ibuf_engine, IMSG_AUTH_RESULT, 0, 0, -1, &res,
 	    sizeof(res)) == -1)
 		fatal("imsg_compose");
 }
 
 /* Answers now, or in the next free slot of a held-down source. */
 static void
-authd_answer_throttled(uint32_t conn_id, int32_t verdict,
+authd_answer_throttled(uint64_t conn_id, int32_t verdict,
     struct authd_source *srcs[2], time_t now)
 {
 	struct authd_answer	*ans, *a;
-	int64_t			 due = now_ms();
+	int64_t			 due = monotime_ms();
 	int			 i, held = 0;
 
 	for (i = 0; i < 2; i++)
@@ -481,7 +482,7 @@ static void
 authd_send_due(void)
 {
 	struct authd_answer	*ans;
-	int64_t			 now = now_ms();
+	int64_t			 now = monotime_ms();
 
 	while ((ans = TAILQ_FIRST(&answers)) != NULL && ans->due <= now) {
 		TAILQ_REMOVE(&answers, ans, entry);
@@ -499,44 +500,46 @@ authd_poll_timeout(void)
 
 	if ((ans = TAILQ_FIRST(&answers)) == NULL)
 		return (-1);
-	now = now_ms();
+	now = monotime_ms();
 	return (ans->due <= now ? 0 : (int)(ans->due - now));
 }
 
 /* A new stream: issue its id, 128 bits from the system's CSPRNG. */
 static void
-authd_new_stream(struct imsg *imsg)
+authd_new_stream(struct imsg *imsg, const void *data, void *arg)
 {
-	struct gw_auth_stream	 req;
-	struct gw_auth_streamid	 reply;
-	struct authd_stream	*st;
-	uint8_t			 rnd[GW_STREAMID_LEN / 2];
+	const struct gw_auth_stream	*req = data;
+	struct gw_auth_streamid		 reply;
+	struct authd_stream		*st;
+	uint8_t				 rnd[GW_STREAMID_LEN / 2];
 
-	imsg_get_fixed(imsg, &req, sizeof(req), "AUTH_STREAM");
-	imsg_check_string(req.domain, sizeof(req.domain), "AUTH_STREAM");
+	(void)imsg;
+	(void)arg;
+	imsg_check_string(req->domain, sizeof(req->domain), "AUTH_STREAM");
 	if (nstreams >= AUTHD_MAX_STREAMS)
 		fatalx("the engine has %zu streams waiting", nstreams);
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		fatal("authd_new_stream");
-	st->conn_id = imsg_get_id(imsg);
-	strlcpy(st->domain, req.domain, sizeof(st->domain));
-	st->peer = req.peer;
+	st->conn_id = req->conn_id;
+	strlcpy(st->domain, req->domain, sizeof(st->domain));
+	st->peer = req->peer;
 	arc4random_buf(rnd, sizeof(rnd));
 	hex_encode(rnd, sizeof(rnd), st->id);
 	if (RB_INSERT(authd_streams, &streams, st) != NULL)
-		fatalx("AUTH_STREAM: connection %u has a stream already",
-		    st->conn_id);
+		fatalx("AUTH_STREAM: connection %llu has a stream already",
+		    (unsigned long long)st->conn_id);
 	nstreams++;
 
 	memset(&reply, 0, sizeof(reply));
+	reply.conn_id = st->conn_id;
 	strlcpy(reply.id, st->id, sizeof(reply.id));
-	if (imsg_compose(&ibuf_engine, IMSG_AUTH_STREAMID, st->conn_id, 0, -1,
-	    &reply, sizeof(reply)) == -1)
+	if (imsg_compose(&ibuf_engine, IMSG_AUTH_STREAMID, 0, 0, -1, &reply,
+	    sizeof(reply)) == -1)
 		fatal("imsg_compose");
 }
 
 static struct authd_stream *
-authd_take_stream(uint32_t conn_id)
+authd_take_stream(uint64_t conn_id)
 {
 	struct authd_stream	key, *st;
 
@@ -576,22 +579,23 @@ authd_verify(const char *domain, const char *id,
 }
 
 static void
-authd_handshake(struct imsg *imsg)
+authd_handshake(struct imsg *imsg, const void *data, void *arg)
 {
-	struct gw_auth_handshake	 hs;
+	const struct gw_auth_handshake	*hs = data;
 	struct authd_stream		*st;
 	struct authd_source		*srcs[2];
 	uint8_t				 key[16];
 	char				 addr[NI_MAXHOST + 16];
-	uint32_t			 conn_id = imsg_get_id(imsg);
-	time_t				 now = now_mono();
+	uint64_t			 conn_id = hs->conn_id;
+	time_t				 now = monotime();
 	int				 which;
 
-	imsg_get_fixed(imsg, &hs, sizeof(hs), "AUTH_HANDSHAKE");
+	(void)imsg;
+	(void)arg;
 	/* Only for an id we issued to this connection, and only once. */
 	if ((st = authd_take_stream(conn_id)) == NULL) {
-		log_warnx("handshake for connection %u without a stream id",
-		    conn_id);
+		log_warnx("handshake for connection %llu without a stream id",
+		    (unsigned long long)conn_id);
 		authd_answer(conn_id, AUTH_DENIED);
 		return;
 	}
@@ -600,8 +604,7 @@ authd_handshake(struct imsg *imsg)
 	srcs[0] = source_get(key, "", 0);
 	srcs[1] = source_get(key, st->domain, 0);
 
-	which = authd_verify(st->domain, st->id, hs.digest);
-	explicit_bzero(&hs, sizeof(hs));
+	which = authd_verify(st->domain, st->id, hs->digest);
 	if (which > 0) {
 		log_info("%s authenticated from %s (secret %d)", st->domain,
 		    addr, which);
@@ -624,54 +627,19 @@ authd_handshake(struct imsg *imsg)
 
 /* The connection is gone: its stream id and any held answer with it. */
 static void
-authd_forget(uint32_t conn_id)
+authd_forget(struct imsg *imsg, const void *data, void *arg)
 {
-	struct authd_stream	*st;
-	struct authd_answer	*ans, *next;
+	const struct gw_auth_forget	*f = data;
+	struct authd_stream		*st;
+	struct authd_answer		*ans, *next;
 
-	if ((st = authd_take_stream(conn_id)) != NULL)
+	(void)imsg;
+	(void)arg;
+	if ((st = authd_take_stream(f->conn_id)) != NULL)
 		freezero(st, sizeof(*st));
 	TAILQ_FOREACH_SAFE(ans, &answers, entry, next)
-		if (ans->conn_id == conn_id) {
+		if (ans->conn_id == f->conn_id) {
 			TAILQ_REMOVE(&answers, ans, entry);
 			free(ans);
 		}
-}
-
-/* Returns -1 once the engine has closed the pipe. */
-static int
-authd_dispatch_engine(void)
-{
-	struct imsg	imsg;
-	int		n;
-
-	if ((n = imsgbuf_read(&ibuf_engine)) == -1) {
-		if (errno == ECONNRESET)
-			return (-1);
-		fatal("imsgbuf_read from the engine");
-	}
-	if (n == 0)
-		return (-1);
-	for (;;) {
-		if ((n = imsgbuf_get(&ibuf_engine, &imsg)) == -1)
-			fatal("imsgbuf_get");
-		if (n == 0)
-			break;
-		switch (imsg_get_type(&imsg)) {
-		case IMSG_AUTH_STREAM:
-			authd_new_stream(&imsg);
-			break;
-		case IMSG_AUTH_HANDSHAKE:
-			authd_handshake(&imsg);
-			break;
-		case IMSG_AUTH_FORGET:
-			authd_forget(imsg_get_id(&imsg));
-			break;
-		default:
-			fatalx("unexpected message %u from the engine",
-			    imsg_get_type(&imsg));
-		}
-		imsg_free(&imsg);
-	}
-	return (0);
 }

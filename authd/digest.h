@@ -26,8 +26,5 @@
 
 int	auth_digest(const char *, const char *, size_t,
 	    uint8_t [AUTH_DIGEST_LEN]);
-int	auth_hex_decode(const char *, size_t, uint8_t [AUTH_DIGEST_LEN]);
-int	hexval(int);
-void	hex_encode(const uint8_t *, size_t, char *);
 
 #endif /* DIGEST_H */

@@ -27,6 +27,9 @@
 #ifndef __dead
 #define __dead		__attribute__((__noreturn__))
 #endif
+#ifndef nitems
+#define nitems(_a)	(sizeof((_a)) / sizeof((_a)[0]))
+#endif
 #ifndef __unused
 #define __unused	__attribute__((__unused__))	/* sys/tree.h */
 #endif

@@ -54,7 +54,7 @@ static struct conn_list		 graveyard =
 				    TAILQ_HEAD_INITIALIZER(graveyard);
 static int			 shutting_down;
 static struct event		 ev_shutdown, ev_tick;
-static uint32_t			 next_conn_id = 1;
+static uint64_t			 next_conn_id = 1;
 static uint32_t			 nconns, nunauth;
 static rlim_t			 fd_limit;
 
@@ -83,17 +83,48 @@ static void	engine_shutdown_expired(int, short, void *);
 static void	engine_tick(int, short, void *);
 void		engine_flush(void);
 
-static void	engine_dispatch_parent(int, short, void *);
-static void	engine_dispatch_authd(int, short, void *);
+static void	engine_parent_gone(struct imsgev *);
+static void	engine_authd_gone(struct imsgev *);
+static void	engine_reconf_start(struct imsg *, const void *, void *);
+static void	engine_reconf_listener(struct imsg *, const void *, void *);
+static void	engine_reconf_component(struct imsg *, const void *, void *);
+static void	engine_reconf_alias(struct imsg *, const void *, void *);
+static void	engine_reconf_done(struct imsg *, const void *, void *);
+static void	engine_auth_streamid(struct imsg *, const void *, void *);
+static void	engine_auth_result(struct imsg *, const void *, void *);
+static void	engine_authd_batch_done(void *);
 static struct engine_conf *engine_conf_new(void);
 static void	engine_conf_free(struct engine_conf *);
-static void	engine_reconf_listener(struct imsg *);
-static void	engine_reconf_component(struct imsg *);
-static void	engine_reconf_alias(struct imsg *);
-static void	engine_reconf_done(void);
+
+static const struct imsg_handler parent_handlers[] = {
+	{ IMSG_RECONF_START, "RECONF_START", sizeof(struct gw_global), 0,
+	    engine_reconf_start },
+	{ IMSG_RECONF_LISTENER, "RECONF_LISTENER",
+	    sizeof(struct gw_listen_conf), IMSGF_FD, engine_reconf_listener },
+	{ IMSG_RECONF_COMPONENT, "RECONF_COMPONENT",
+	    sizeof(struct gw_component_conf), 0, engine_reconf_component },
+	{ IMSG_RECONF_ALIAS, "RECONF_ALIAS", sizeof(struct gw_alias_conf), 0,
+	    engine_reconf_alias },
+	{ IMSG_RECONF_DONE, "RECONF_DONE", 0, 0, engine_reconf_done }
+};
+static const struct imsg_channel parent_channel = {
+	"the parent", parent_handlers, nitems(parent_handlers), NULL
+};
+
+static const struct imsg_handler authd_handlers[] = {
+	{ IMSG_AUTH_STREAMID, "AUTH_STREAMID", sizeof(struct gw_auth_streamid),
+	    0, engine_auth_streamid },
+	{ IMSG_AUTH_RESULT, "AUTH_RESULT", sizeof(struct gw_auth_result), 0,
+	    engine_auth_result }
+};
+static const struct imsg_channel authd_channel = {
+	"authd", authd_handlers, nitems(authd_handlers),
+	engine_authd_batch_done
+};
 static void	engine_accept(int, short, void *);
 static void	engine_accept_resume(int, short, void *);
 static void	engine_listener_arm(struct engine_listener *);
+static void	engine_auth_forget(struct conn *);
 
 /* What needs files or entropy sources, before the sandbox closes them. */
 static void
@@ -130,11 +161,11 @@ engine_main(int debug, int verbose, const char *user, const char *chrootdir)
 	signal(SIGTERM, SIG_IGN);
 
 	event_init();
-	imsgev_init(&iev_parent, PROC_PARENT_FD, "parent",
-	    engine_dispatch_parent, NULL);
+	imsgev_init(&iev_parent, PROC_PARENT_FD, &parent_channel, NULL,
+	    engine_parent_gone);
 	imsgbuf_allow_fdpass(&iev_parent.ibuf);
-	imsgev_init(&iev_authd, PROC_PEER_FD, "authd", engine_dispatch_authd,
-	    NULL);
+	imsgev_init(&iev_authd, PROC_PEER_FD, &authd_channel, NULL,
+	    engine_authd_gone);
 	engine_running = engine_conf_new();
 
 	engine_preinit();
@@ -195,62 +226,28 @@ engine_conf_free(struct engine_conf *ec)
 	free(ec);
 }
 
+/* The parent is gone or tells us to stop. */
 static void
-engine_dispatch_parent(int fd, short event, void *arg)
+engine_parent_gone(struct imsgev *iev)
 {
-	struct imsgev	*iev = arg;
-	struct imsg	 imsg;
-	int		 n, verbose;
+	(void)iev;
+	log_debug("parent closed the pipe");
+	engine_shutdown();
+}
 
-	(void)fd;
-	if (imsgev_handle_io(iev, event) == -1) {
-		/* The parent is gone or tells us to stop. */
-		log_debug("parent closed the pipe");
-		imsgev_clear(iev);
-		engine_shutdown();
-		return;
-	}
-	for (;;) {
-		if ((n = imsgbuf_get(&iev->ibuf, &imsg)) == -1)
-			fatal("imsgbuf_get");
-		if (n == 0)
-			break;
-		switch (imsg_get_type(&imsg)) {
-		case IMSG_RECONF_START:
-			engine_conf_free(staged);
-			staged = engine_conf_new();
-			imsg_get_fixed(&imsg, &staged->global,
-			    sizeof(staged->global), "RECONF_START");
-			log_setverbose(staged->global.verbose);
-			break;
-		case IMSG_RECONF_LISTENER:
-			engine_reconf_listener(&imsg);
-			break;
-		case IMSG_RECONF_COMPONENT:
-			engine_reconf_component(&imsg);
-			break;
-		case IMSG_RECONF_ALIAS:
-			engine_reconf_alias(&imsg);
-			break;
-		case IMSG_RECONF_DONE:
-			engine_reconf_done();
-			break;
-		case IMSG_CTL_VERBOSE:
-			imsg_get_fixed(&imsg, &verbose, sizeof(verbose),
-			    "CTL_VERBOSE");
-			log_setverbose(verbose);
-			break;
-		default:
-			fatalx("unexpected message %u from the parent",
-			    imsg_get_type(&imsg));
-		}
-		imsg_free(&imsg);
-	}
-	imsgev_add(iev);
+static void
+engine_reconf_start(struct imsg *imsg, const void *data, void *arg)
+{
+	(void)imsg;
+	(void)arg;
+	engine_conf_free(staged);
+	staged = engine_conf_new();
+	memcpy(&staged->global, data, sizeof(staged->global));
+	log_setverbose(staged->global.verbose);
 }
 
 struct conn *
-conn_find(uint32_t id)
+conn_find(uint64_t id)
 {
 	struct conn	key;
 
@@ -258,58 +255,52 @@ conn_find(uint32_t id)
 	return (RB_FIND(conn_tree, &conns, &key));
 }
 
+/* The parent sees authd die and ends us all. */
 static void
-engine_dispatch_authd(int fd, short event, void *arg)
+engine_authd_gone(struct imsgev *iev)
 {
-	struct imsgev		*iev = arg;
-	struct imsg		 imsg;
-	struct conn		*c;
-	struct gw_auth_streamid	 sid;
-	struct gw_auth_result	 res;
-	int			 n;
+	(void)iev;
+	log_warnx("lost authd");
+	authd_gone = 1;
+}
 
-	(void)fd;
-	if (imsgev_handle_io(iev, event) == -1) {
-		/* The parent sees authd die and ends us all. */
-		log_warnx("lost authd");
-		imsgev_clear(iev);
-		authd_gone = 1;
-		return;
+/* The connection may have gone meanwhile: ids never repeat. */
+static void
+engine_auth_streamid(struct imsg *imsg, const void *data, void *arg)
+{
+	const struct gw_auth_streamid	*sid = data;
+	struct conn			*c;
+
+	(void)imsg;
+	(void)arg;
+	if (strnlen(sid->id, sizeof(sid->id)) != GW_STREAMID_LEN)
+		fatalx("AUTH_STREAMID: bad id");
+	if ((c = conn_find(sid->conn_id)) != NULL) {
+		stream_streamid(c, sid->id);
+		conn_sync(c);
 	}
-	for (;;) {
-		if ((n = imsgbuf_get(&iev->ibuf, &imsg)) == -1)
-			fatal("imsgbuf_get");
-		if (n == 0)
-			break;
-		/* The connection may have gone meanwhile: ids never repeat. */
-		c = conn_find(imsg_get_id(&imsg));
-		switch (imsg_get_type(&imsg)) {
-		case IMSG_AUTH_STREAMID:
-			imsg_get_fixed(&imsg, &sid, sizeof(sid),
-			    "AUTH_STREAMID");
-			if (strnlen(sid.id, sizeof(sid.id)) != GW_STREAMID_LEN)
-				fatalx("AUTH_STREAMID: bad id");
-			if (c != NULL) {
-				stream_streamid(c, sid.id);
-				conn_sync(c);
-			}
-			break;
-		case IMSG_AUTH_RESULT:
-			imsg_get_fixed(&imsg, &res, sizeof(res),
-			    "AUTH_RESULT");
-			if (c != NULL) {
-				c->auth_pending = 0;
-				stream_verdict(c, res.verdict);
-				conn_sync(c);
-			}
-			break;
-		default:
-			fatalx("unexpected message %u from authd",
-			    imsg_get_type(&imsg));
-		}
-		imsg_free(&imsg);
+}
+
+static void
+engine_auth_result(struct imsg *imsg, const void *data, void *arg)
+{
+	const struct gw_auth_result	*res = data;
+	struct conn			*c;
+
+	(void)imsg;
+	(void)arg;
+	if ((c = conn_find(res->conn_id)) != NULL) {
+		c->auth_pending = 0;
+		stream_verdict(c, res->verdict);
+		conn_sync(c);
 	}
-	imsgev_add(iev);
+}
+
+/* Whatever authd's answers queued goes out in one write each. */
+static void
+engine_authd_batch_done(void *arg)
+{
+	(void)arg;
 	engine_flush();
 }
 
@@ -321,9 +312,10 @@ engine_auth_stream(struct conn *c)
 	if (authd_gone)
 		return (-1);
 	memset(&req, 0, sizeof(req));
+	req.conn_id = c->id;
 	strlcpy(req.domain, c->domain, sizeof(req.domain));
 	req.peer = c->peer;
-	if (imsgev_compose(&iev_authd, IMSG_AUTH_STREAM, c->id, -1, &req,
+	if (imsgev_compose(&iev_authd, IMSG_AUTH_STREAM, 0, -1, &req,
 	    sizeof(req)) == -1)
 		fatal("imsgev_compose");
 	c->auth_pending = 1;
@@ -337,12 +329,25 @@ engine_auth_handshake(struct conn *c, const uint8_t digest[GW_DIGEST_LEN])
 
 	if (authd_gone)
 		return (-1);
+	hs.conn_id = c->id;
 	memcpy(hs.digest, digest, sizeof(hs.digest));
-	if (imsgev_compose(&iev_authd, IMSG_AUTH_HANDSHAKE, c->id, -1, &hs,
+	if (imsgev_compose(&iev_authd, IMSG_AUTH_HANDSHAKE, 0, -1, &hs,
 	    sizeof(hs)) == -1)
 		fatal("imsgev_compose");
 	explicit_bzero(&hs, sizeof(hs));
 	return (0);
+}
+
+static void
+engine_auth_forget(struct conn *c)
+{
+	struct gw_auth_forget	f;
+
+	memset(&f, 0, sizeof(f));
+	f.conn_id = c->id;
+	if (imsgev_compose(&iev_authd, IMSG_AUTH_FORGET, 0, -1, &f,
+	    sizeof(f)) == -1)
+		fatal("imsgev_compose");
 }
 
 struct engine_component *
@@ -364,39 +369,44 @@ engine_staged_check(const char *what)
 }
 
 static void
-engine_reconf_listener(struct imsg *imsg)
+engine_reconf_listener(struct imsg *imsg, const void *data, void *arg)
 {
 	struct engine_listener	*el;
 
+	(void)arg;
 	engine_staged_check("RECONF_LISTENER");
 	if ((el = calloc(1, sizeof(*el))) == NULL)
 		fatal("engine_reconf_listener");
-	imsg_get_fixed(imsg, &el->conf, sizeof(el->conf), "RECONF_LISTENER");
+	memcpy(&el->conf, data, sizeof(el->conf));
 	el->fd = imsg_get_fd(imsg);
 	TAILQ_INSERT_TAIL(&staged->listeners, el, entry);
 }
 
 static void
-engine_reconf_component(struct imsg *imsg)
+engine_reconf_component(struct imsg *imsg, const void *data, void *arg)
 {
 	struct engine_component	*c;
 
+	(void)imsg;
+	(void)arg;
 	engine_staged_check("RECONF_COMPONENT");
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatal("engine_reconf_component");
-	imsg_get_fixed(imsg, &c->conf, sizeof(c->conf), "RECONF_COMPONENT");
+	memcpy(&c->conf, data, sizeof(c->conf));
 	imsg_check_string(c->conf.name, sizeof(c->conf.name), "component");
 	TAILQ_INSERT_TAIL(&staged->components, c, entry);
 }
 
 static void
-engine_reconf_alias(struct imsg *imsg)
+engine_reconf_alias(struct imsg *imsg, const void *data, void *arg)
 {
 	struct engine_component	*c;
 	struct gw_alias_conf	 alias, *p;
 
+	(void)imsg;
+	(void)arg;
 	engine_staged_check("RECONF_ALIAS");
-	imsg_get_fixed(imsg, &alias, sizeof(alias), "RECONF_ALIAS");
+	memcpy(&alias, data, sizeof(alias));
 	imsg_check_string(alias.name, sizeof(alias.name), "alias");
 	TAILQ_FOREACH(c, &staged->components, entry)
 		if (c->conf.id == alias.component_id)
@@ -417,7 +427,7 @@ engine_reconf_alias(struct imsg *imsg)
  * the new configuration are closed.
  */
 static void
-engine_reconf_done(void)
+engine_reconf_done(struct imsg *imsg, const void *data, void *arg)
 {
 	struct engine_listener	*el, *old;
 	struct engine_component	*c, *oc;
@@ -425,6 +435,9 @@ engine_reconf_done(void)
 	char			 addr[NI_MAXHOST + 16];
 	size_t			 i;
 
+	(void)imsg;
+	(void)data;
+	(void)arg;
 	engine_staged_check("RECONF_DONE");
 	TAILQ_FOREACH(el, &staged->listeners, entry) {
 		sockaddr_print(&el->conf.ss, addr, sizeof(addr));
@@ -973,7 +986,7 @@ outq_reserve(struct outq *q, size_t len)
 
 /* The record of the last len bytes queued: a stanza of sender's. */
 static void
-outq_record(struct outq *q, uint32_t sender, size_t len)
+outq_record(struct outq *q, uint64_t sender, size_t len)
 {
 	struct qrec	*r;
 	size_t		 last;
@@ -1040,7 +1053,7 @@ conn_mark_dirty(struct conn *c)
 
 /* Appends to the queue; the caller closes the stanza with conn_queue_end. */
 void
-conn_queue(struct conn *c, uint32_t sender, const char *data, size_t len)
+conn_queue(struct conn *c, uint64_t sender, const char *data, size_t len)
 {
 	if (c->dead)
 		return;
@@ -1053,7 +1066,7 @@ conn_queue(struct conn *c, uint32_t sender, const char *data, size_t len)
 }
 
 void
-conn_queue_end(struct conn *c, uint32_t sender, size_t len)
+conn_queue_end(struct conn *c, uint64_t sender, size_t len)
 {
 	if (c->dead)
 		return;
@@ -1223,10 +1236,8 @@ conn_close(struct conn *c)
 	}
 	router_bounce_queued(c);
 	router_unblock_waiters(c);
-	if (c->auth_pending && !authd_gone &&
-	    imsgev_compose(&iev_authd, IMSG_AUTH_FORGET, c->id, -1, NULL,
-	    0) == -1)
-		fatal("imsgev_compose");
+	if (c->auth_pending && !authd_gone)
+		engine_auth_forget(c);
 	if (c->unauth != NULL) {
 		addr_count_put(c->unauth);
 		c->unauth = NULL;

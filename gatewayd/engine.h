@@ -88,7 +88,7 @@ struct addr_count {
  * delivered can be bounced to its sender.
  */
 struct qrec {
-	uint32_t			 sender;
+	uint64_t			 sender;
 	uint32_t			 len;
 };
 
@@ -208,11 +208,11 @@ struct engine_stats {
 extern struct engine_conf	*engine_running;
 extern struct engine_stats	 engine_stats;
 struct engine_component	*engine_find_component(const char *);
-struct conn		*conn_find(uint32_t);
+struct conn		*conn_find(uint64_t);
 void			 conn_write(struct conn *, const char *, size_t);
-void			 conn_queue(struct conn *, uint32_t, const char *,
+void			 conn_queue(struct conn *, uint64_t, const char *,
 			    size_t);
-void			 conn_queue_end(struct conn *, uint32_t, size_t);
+void			 conn_queue_end(struct conn *, uint64_t, size_t);
 size_t			 conn_queued(const struct conn *);
 void			 conn_close_after_flush(struct conn *);
 void			 conn_close(struct conn *);

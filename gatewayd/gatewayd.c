@@ -34,17 +34,12 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "authd.h"
 #include "gatewayd.h"
 #include "log.h"
 #include "sandbox.h"
 
 #define PARENT_SHUTDOWN_GRACE	15	/* seconds children get to finish */
-
-const char	*gw_procnames[PROC_MAX] = {
-	"parent",
-	"engine",
-	"authd"
-};
 
 struct child {
 	struct imsgev	 iev;
@@ -62,11 +57,22 @@ static int			 exit_status;
 
 static __dead void	usage(void);
 static void		parent_sig_handler(int, short, void *);
-static void		parent_dispatch(int, short, void *);
+static void		parent_child_ack(struct imsg *, const void *, void *);
+static void		parent_child_gone(struct imsgev *);
 static void		parent_reload(void);
 static void		parent_shutdown(int);
 static void		parent_grace_expired(int, short, void *);
-static void		parent_reap(enum gw_proc);
+static void		parent_reap(struct child *);
+
+static const struct imsg_handler child_handlers[] = {
+	{ IMSG_RECONF_ACK, "RECONF_ACK", 0, 0, parent_child_ack }
+};
+static const struct imsg_channel child_channels[PROC_MAX] = {
+	[PROC_ENGINE] = { "the engine", child_handlers,
+	    nitems(child_handlers), NULL },
+	[PROC_AUTHD] = { "authd", child_handlers, nitems(child_handlers),
+	    NULL }
+};
 static int		parent_bind(struct gatewayd_conf *,
 			    const struct gatewayd_conf *);
 static void		parent_check_privsep(const struct gatewayd_conf *);
@@ -197,8 +203,8 @@ main(int argc, char *argv[])
 	signal_add(&ev_sigint, NULL);
 
 	for (p = PROC_ENGINE; p < PROC_MAX; p++) {
-		imsgev_init(&children[p].iev, pipes[p][0], gw_procnames[p],
-		    parent_dispatch, &children[p]);
+		imsgev_init(&children[p].iev, pipes[p][0], &child_channels[p],
+		    &children[p], parent_child_gone);
 		imsgbuf_allow_fdpass(&children[p].iev.ibuf);
 		children[p].alive = 1;
 	}
@@ -392,35 +398,20 @@ parent_sig_handler(int sig, short event, void *arg)
 }
 
 static void
-parent_dispatch(int fd, short event, void *arg)
+parent_child_ack(struct imsg *imsg, const void *data, void *arg)
 {
 	struct child	*c = arg;
-	struct imsg	 imsg;
-	enum gw_proc	 p = (enum gw_proc)(c - children);
-	int		 n;
 
-	(void)fd;
-	if (imsgev_handle_io(&c->iev, event) == -1) {
-		parent_reap(p);
-		return;
-	}
-	for (;;) {
-		if ((n = imsgbuf_get(&c->iev.ibuf, &imsg)) == -1)
-			fatal("imsgbuf_get from %s", c->iev.name);
-		if (n == 0)
-			break;
-		switch (imsg_get_type(&imsg)) {
-		case IMSG_RECONF_ACK:
-			log_debug("%s uses the new configuration",
-			    c->iev.name);
-			break;
-		default:
-			fatalx("unexpected message %u from %s",
-			    imsg_get_type(&imsg), c->iev.name);
-		}
-		imsg_free(&imsg);
-	}
-	imsgev_add(&c->iev);
+	(void)imsg;
+	(void)data;
+	log_debug("%s uses the new configuration",
+	    gw_procnames[c - children]);
+}
+
+static void
+parent_child_gone(struct imsgev *iev)
+{
+	parent_reap(iev->data);
 }
 
 /*
@@ -429,13 +420,11 @@ parent_dispatch(int fd, short event, void *arg)
  * died from an attack.
  */
 static void
-parent_reap(enum gw_proc p)
+parent_reap(struct child *c)
 {
-	struct child	*c = &children[p];
-	enum gw_proc	 q;
+	enum gw_proc	 p = (enum gw_proc)(c - children), q;
 	int		 status;
 
-	imsgev_clear(&c->iev);
 	close(c->iev.ibuf.fd);
 	c->alive = 0;
 	while (waitpid(c->pid, &status, 0) == -1)

@@ -153,69 +153,6 @@ router_unbind(struct conn *c)
 	c->comp = NULL;
 }
 
-static int
-is_ip_literal(const char *d, size_t len)
-{
-	struct in_addr	in;
-	struct in6_addr	in6;
-	char		buf[INET6_ADDRSTRLEN + 2];
-
-	if (len == 0 || len >= sizeof(buf))
-		return (0);
-	if (d[0] == '[' && d[len - 1] == ']') {
-		memcpy(buf, d + 1, len - 2);
-		buf[len - 2] = '\0';
-		return (inet_pton(AF_INET6, buf, &in6) == 1);
-	}
-	memcpy(buf, d, len);
-	buf[len] = '\0';
-	return (inet_pton(AF_INET, buf, &in) == 1);
-}
-
-/*
- * RFC 7622: [local@]domain[/resource], split at the first '/', then at
- * the first '@'.  Writes the normalised domain; returns 0, 1 for an IP
- * literal (never a component; dom is then ""), -1 when malformed.
- */
-int
-jid_domain(const char *jid, char *dom, size_t size)
-{
-	const char	*slash, *at, *d, *p;
-	size_t		 len = strlen(jid), dlen;
-
-	if (len == 0 || len > 3071)
-		return (-1);
-	slash = strchr(jid, '/');
-	if (slash != NULL) {
-		if (slash[1] == '\0' || strlen(slash + 1) > 1023)
-			return (-1);
-		for (p = slash + 1; *p != '\0'; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				return (-1);
-	} else
-		slash = jid + len;
-	d = jid;
-	if ((at = memchr(jid, '@', slash - jid)) != NULL) {
-		if (at == jid || at - jid > 1023)
-			return (-1);
-		for (p = jid; p < at; p++)
-			if ((unsigned char)*p <= 0x20 || *p == 0x7f ||
-			    strchr("\"&'/:<>", *p) != NULL)
-				return (-1);
-		d = at + 1;
-	}
-	dlen = slash - d;
-	if (is_ip_literal(d, dlen)) {
-		dom[0] = '\0';
-		return (1);
-	}
-	if (dlen == 0 || dlen >= size)
-		return (-1);
-	memcpy(dom, d, dlen);
-	dom[dlen] = '\0';
-	return (domain_normalize(dom) == -1 ? -1 : 0);
-}
-
 /*
  * The start tag of a stanza on an authenticated stream: what it is, who
  * it claims to be from, where it goes.  Returns the stream error for a

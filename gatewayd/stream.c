@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #include "engine.h"
-#include "digest.h"
+#include "util.h"
 #include "log.h"
 
 #define NS_STREAMS	"http://etherx.jabber.org/streams"
@@ -553,8 +553,8 @@ stream_end(void *arg, const XML_Char *name)
 	}
 	switch (c->state) {
 	case CONN_HANDSHAKE:
-		if (c->handshake_bad || auth_hex_decode(c->handshake,
-		    c->handshake_len, digest) == -1) {
+		if (c->handshake_bad || hex_decode(c->handshake,
+		    c->handshake_len, digest, sizeof(digest)) == -1) {
 			stream_stop(c, "not-authorized", "malformed handshake");
 			return;
 		}

@@ -30,6 +30,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <imsg.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,13 +40,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gatewayd.h"
+#include "compat.h"
 #include "digest.h"
+#include "msg.h"
+#include "util.h"
 
 static struct imsgbuf	 ib_parent, ib_engine;
 static pid_t		 authd_pid;
 static int		 failures;
-static uint32_t		 next_conn = 1;
+/* Near 2^32, so that the ids cross it: they are 64 bits. */
+static uint64_t		 next_conn = 0xfffffff0ULL;
 static char		 scratch[] = "/tmp/gw-authd.XXXXXX";
 static char		 logpath[PATH_MAX];
 
@@ -109,17 +114,16 @@ start_authd(const char *gatewayd)
 }
 
 static void
-send_msg(struct imsgbuf *ib, uint32_t type, uint32_t id, const void *data,
-    size_t len)
+send_msg(struct imsgbuf *ib, uint32_t type, const void *data, size_t len)
 {
-	if (imsg_compose(ib, type, id, 0, -1, data, len) == -1 ||
+	if (imsg_compose(ib, type, 0, 0, -1, data, len) == -1 ||
 	    imsgbuf_flush(ib) == -1)
 		die("send");
 }
 
 /* The next message on the channel; type 0 if none came in time. */
 static uint32_t
-recv_msg(struct imsgbuf *ib, uint32_t *id, void *data, size_t len)
+recv_msg(struct imsgbuf *ib, void *data, size_t len)
 {
 	struct imsg	imsg;
 	uint32_t	type;
@@ -137,8 +141,6 @@ recv_msg(struct imsgbuf *ib, uint32_t *id, void *data, size_t len)
 	if (n == -1)
 		die("imsgbuf_get");
 	type = imsg_get_type(&imsg);
-	if (id != NULL)
-		*id = imsg_get_id(&imsg);
 	if (len > 0 && imsg_get_data(&imsg, data, len) == -1)
 		type = 0;
 	imsg_free(&imsg);
@@ -164,12 +166,12 @@ configure(const struct secret *secrets, size_t n, uint32_t fail_max)
 	g.auth_fail_max = fail_max;
 	g.auth_fail_window = 60;
 	g.auth_holddown = 60;
-	send_msg(&ib_parent, IMSG_RECONF_START, 0, &g, sizeof(g));
+	send_msg(&ib_parent, IMSG_RECONF_START, &g, sizeof(g));
 	for (i = 0; i < 2; i++) {
 		memset(&comp, 0, sizeof(comp));
 		strlcpy(comp.name, domains[i], sizeof(comp.name));
 		comp.id = i + 1;
-		send_msg(&ib_parent, IMSG_RECONF_COMPONENT, 0, &comp,
+		send_msg(&ib_parent, IMSG_RECONF_COMPONENT, &comp,
 		    sizeof(comp));
 	}
 	for (i = 0; i < n; i++) {
@@ -177,49 +179,50 @@ configure(const struct secret *secrets, size_t n, uint32_t fail_max)
 		strlcpy(sc.domain, secrets[i].domain, sizeof(sc.domain));
 		sc.len = strlcpy(sc.secret, secrets[i].secret,
 		    sizeof(sc.secret));
-		send_msg(&ib_parent, IMSG_RECONF_SECRET, 0, &sc, sizeof(sc));
+		send_msg(&ib_parent, IMSG_RECONF_SECRET, &sc, sizeof(sc));
 	}
-	send_msg(&ib_parent, IMSG_RECONF_DONE, 0, NULL, 0);
-	if (recv_msg(&ib_parent, NULL, NULL, 0) != IMSG_RECONF_ACK)
+	send_msg(&ib_parent, IMSG_RECONF_DONE, NULL, 0);
+	if (recv_msg(&ib_parent, NULL, 0) != IMSG_RECONF_ACK)
 		die("no RECONF_ACK");
 }
 
 /* A new stream for domain from addr: the id authd issued, or "". */
 static void
-new_stream(uint32_t conn, const char *domain, const char *addr,
+new_stream(uint64_t conn, const char *domain, const char *addr,
     char id[GW_STREAMID_LEN + 1])
 {
 	struct gw_auth_stream	 req;
 	struct gw_auth_streamid	 sid;
 	struct sockaddr_in	*sin = (struct sockaddr_in *)&req.peer;
-	uint32_t		 rid;
 
 	memset(&req, 0, sizeof(req));
+	req.conn_id = conn;
 	strlcpy(req.domain, domain, sizeof(req.domain));
 	sin->sin_family = AF_INET;
 	inet_pton(AF_INET, addr, &sin->sin_addr);
-	send_msg(&ib_engine, IMSG_AUTH_STREAM, conn, &req, sizeof(req));
+	send_msg(&ib_engine, IMSG_AUTH_STREAM, &req, sizeof(req));
 	id[0] = '\0';
-	if (recv_msg(&ib_engine, &rid, &sid, sizeof(sid)) ==
-	    IMSG_AUTH_STREAMID && rid == conn)
+	if (recv_msg(&ib_engine, &sid, sizeof(sid)) == IMSG_AUTH_STREAMID &&
+	    sid.conn_id == conn)
 		strlcpy(id, sid.id, GW_STREAMID_LEN + 1);
 }
 
 /* A handshake on conn with the digest of id and secret: the verdict. */
 static int
-handshake(uint32_t conn, const char *id, const char *secret, double *secs)
+handshake(uint64_t conn, const char *id, const char *secret, double *secs)
 {
 	struct gw_auth_handshake	hs;
 	struct gw_auth_result		res;
 	struct timespec			t0, t1;
-	uint32_t			rid;
 
+	memset(&hs, 0, sizeof(hs));
+	hs.conn_id = conn;
 	if (auth_digest(id, secret, strlen(secret), hs.digest) == -1)
 		die("auth_digest");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	send_msg(&ib_engine, IMSG_AUTH_HANDSHAKE, conn, &hs, sizeof(hs));
-	if (recv_msg(&ib_engine, &rid, &res, sizeof(res)) !=
-	    IMSG_AUTH_RESULT || rid != conn)
+	send_msg(&ib_engine, IMSG_AUTH_HANDSHAKE, &hs, sizeof(hs));
+	if (recv_msg(&ib_engine, &res, sizeof(res)) != IMSG_AUTH_RESULT ||
+	    res.conn_id != conn)
 		return (-1);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (secs != NULL)
@@ -233,7 +236,7 @@ static int
 login(const char *domain, const char *addr, const char *secret, double *secs)
 {
 	char		id[GW_STREAMID_LEN + 1];
-	uint32_t	conn = next_conn++;
+	uint64_t	conn = next_conn++;
 
 	new_stream(conn, domain, addr, id);
 	if (id[0] == '\0')
@@ -286,7 +289,8 @@ main(int argc, char *argv[])
 	char		 why[128], *dir;
 	const char	*gatewayd;
 	double		 secs, fast;
-	uint32_t	 conn;
+	struct gw_auth_forget	 forget;
+	uint64_t	 conn;
 	int		 i, v, status;
 
 	gatewayd = argc > 1 ? argv[1] : getenv("GATEWAYD");
@@ -329,7 +333,9 @@ main(int argc, char *argv[])
 	    "first-secret-of-a", NULL) == AUTH_DENIED, "");
 	conn = next_conn++;
 	new_stream(conn, "a.example.org", "192.0.2.3", id);
-	send_msg(&ib_engine, IMSG_AUTH_FORGET, conn, NULL, 0);
+	memset(&forget, 0, sizeof(forget));
+	forget.conn_id = conn;
+	send_msg(&ib_engine, IMSG_AUTH_FORGET, &forget, sizeof(forget));
 	result("forgets the id of a closed connection",
 	    handshake(conn, id, "first-secret-of-a", NULL) == AUTH_DENIED, "");
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "digest.h"
+#include "util.h"
 
 static int	failures;
 
@@ -74,19 +75,23 @@ main(void)
 	result("digest: secret over the limit refused",
 	    auth_digest("1234", big, strlen(big), md) == -1);
 
-	result("hex: lower case decodes", auth_hex_decode(
-	    "32532c0f7dbf1253c095b18b18e36d38d94c1256", 40, md) == 0 &&
-	    md[0] == 0x32 && md[19] == 0x56);
-	result("hex: upper case decodes to the same", auth_hex_decode(
-	    "32532C0F7DBF1253C095B18B18E36D38D94C1256", 40, back) == 0 &&
-	    memcmp(md, back, sizeof(md)) == 0);
-	result("hex: 39 digits refused", auth_hex_decode(
-	    "32532c0f7dbf1253c095b18b18e36d38d94c125", 39, md) == -1);
-	result("hex: 41 digits refused", auth_hex_decode(
-	    "32532c0f7dbf1253c095b18b18e36d38d94c12560", 41, md) == -1);
-	result("hex: non-hex digit refused", auth_hex_decode(
-	    "32532c0f7dbf1253c095b18b18e36d38d94c125g", 40, md) == -1);
-	result("hex: white space refused", auth_hex_decode(
-	    " 2532c0f7dbf1253c095b18b18e36d38d94c1256", 40, md) == -1);
+	result("hex: lower case decodes",
+	    hex_decode("32532c0f7dbf1253c095b18b18e36d38d94c1256", 40, md,
+	    sizeof(md)) == 0 && md[0] == 0x32 && md[19] == 0x56);
+	result("hex: upper case decodes to the same",
+	    hex_decode("32532C0F7DBF1253C095B18B18E36D38D94C1256", 40, back,
+	    sizeof(back)) == 0 && memcmp(md, back, sizeof(md)) == 0);
+	result("hex: 39 digits refused",
+	    hex_decode("32532c0f7dbf1253c095b18b18e36d38d94c125", 39, md,
+	    sizeof(md)) == -1);
+	result("hex: 41 digits refused",
+	    hex_decode("32532c0f7dbf1253c095b18b18e36d38d94c12560", 41, md,
+	    sizeof(md)) == -1);
+	result("hex: non-hex digit refused",
+	    hex_decode("32532c0f7dbf1253c095b18b18e36d38d94c125g", 40, md,
+	    sizeof(md)) == -1);
+	result("hex: white space refused",
+	    hex_decode(" 2532c0f7dbf1253c095b18b18e36d38d94c1256", 40, md,
+	    sizeof(md)) == -1);
 	return (failures ? 1 : 0);
 }

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "util.h"
 
 struct peer {
 	int	 fd;

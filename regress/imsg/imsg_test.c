@@ -37,7 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "imsg.h"
+#include <imsg.h>
 
 #define TEST_OK		0
 #define TEST_FAIL	-1

@@ -27,9 +27,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gatewayd.h"
 #include "log.h"
+#include "proc.h"
 #include "sandbox.h"
+
+const char	*gw_procnames[PROC_MAX] = {
+	"parent",
+	"engine",
+	"authd"
+};
 
 static char *
 xstrdup(const char *s)
@@ -154,15 +160,109 @@ proc_child_setup(enum gw_proc role, const char *user, const char *chrootdir)
 	sandbox_child(role == PROC_ENGINE ? SANDBOX_ENGINE : SANDBOX_AUTHD);
 }
 
+/* The largest fixed payload a table may name. */
+#define IMSG_FIXED_MAX	2048
+
+static const struct imsg_handler *
+imsg_handler_find(const struct imsg_channel *ch, uint32_t type)
+{
+	size_t	i;
+
+	for (i = 0; i < ch->nhandlers; i++)
+		if (ch->handlers[i].type == type)
+			return (&ch->handlers[i]);
+	return (NULL);
+}
+
+/*
+ * The checks every message gets before its handler sees it: a type the
+ * far end may send on this channel, the size its table entry says, a
+ * descriptor only where one may come.  A sibling that breaks these is
+ * broken itself: fatal.
+ */
+static void
+imsg_dispatch_one(const struct imsg_channel *ch, struct imsg *imsg,
+    void *arg)
+{
+	static union {
+		uint64_t	align;
+		unsigned char	bytes[IMSG_FIXED_MAX];
+	}				 copy;
+	const struct imsg_handler	*h;
+	size_t				 len = imsg_get_len(imsg);
+	int				 fd;
+
+	if ((h = imsg_handler_find(ch, imsg_get_type(imsg))) == NULL)
+		fatalx("unexpected message %u from %s", imsg_get_type(imsg),
+		    ch->peer);
+	if ((h->flags & IMSGF_MIN) ? len < h->len : len != h->len)
+		fatalx("%s from %s: %zu bytes", h->name, ch->peer, len);
+	if (!(h->flags & IMSGF_FD) && (fd = imsg_get_fd(imsg)) != -1)
+		fatalx("%s from %s: an unexpected descriptor", h->name,
+		    ch->peer);
+	if ((h->flags & IMSGF_MIN) || h->len == 0) {
+		h->fn(imsg, NULL, arg);
+		return;
+	}
+	if (h->len > sizeof(copy.bytes))
+		fatalx("%s: payload too large for the table", h->name);
+	if (imsg_get_data(imsg, copy.bytes, h->len) == -1)
+		fatal("%s from %s", h->name, ch->peer);
+	h->fn(imsg, copy.bytes, arg);
+	/* Payloads may be secrets. */
+	explicit_bzero(copy.bytes, h->len);
+}
+
+/*
+ * Reads what the channel has and hands each complete message to its
+ * handler.  Returns -1 when the far end is gone (EOF or a reset), 0
+ * otherwise.
+ */
+int
+imsg_dispatch(struct imsgbuf *ibuf, const struct imsg_channel *ch, void *arg)
+{
+	struct imsg	imsg;
+	int		n;
+
+	if ((n = imsgbuf_read(ibuf)) == -1) {
+		if (errno == ECONNRESET)
+			return (-1);
+		fatal("imsgbuf_read from %s", ch->peer);
+	}
+	if (n == 0)
+		return (-1);
+	for (;;) {
+		if ((n = imsgbuf_get(ibuf, &imsg)) == -1)
+			fatal("imsgbuf_get from %s", ch->peer);
+		if (n == 0)
+			break;
+		imsg_dispatch_one(ch, &imsg, arg);
+		imsg_free(&imsg);
+	}
+	if (ch->done != NULL)
+		ch->done(arg);
+	return (0);
+}
+
+/* A received string: NUL terminated within its field, not empty. */
 void
-imsgev_init(struct imsgev *iev, int fd, const char *name,
-    void (*handler)(int, short, void *), void *data)
+imsg_check_string(const char *s, size_t size, const char *what)
+{
+	if (memchr(s, '\0', size) == NULL || s[0] == '\0')
+		fatalx("%s: bad string", what);
+}
+
+static void	imsgev_event(int, short, void *);
+
+void
+imsgev_init(struct imsgev *iev, int fd, const struct imsg_channel *ch,
+    void *data, void (*gone)(struct imsgev *))
 {
 	if (imsgbuf_init(&iev->ibuf, fd) == -1)
 		fatal("imsgbuf_init");
-	iev->handler = handler;
+	iev->channel = ch;
 	iev->data = data;
-	iev->name = name;
+	iev->gone = gone;
 	iev->events = 0;
 	imsgev_add(iev);
 }
@@ -175,10 +275,13 @@ imsgev_add(struct imsgev *iev)
 
 	if (imsgbuf_queuelen(&iev->ibuf) > 0)
 		events |= EV_WRITE;
+	if (iev->events == events)
+		return;
 	if (iev->events != 0)
 		event_del(&iev->ev);
 	iev->events = events;
-	event_set(&iev->ev, iev->ibuf.fd, events, iev->handler, iev);
+	event_set(&iev->ev, iev->ibuf.fd, events | EV_PERSIST, imsgev_event,
+	    iev);
 	event_add(&iev->ev, NULL);
 }
 
@@ -204,45 +307,28 @@ imsgev_compose(struct imsgev *iev, uint32_t type, uint32_t peerid, int fd,
 }
 
 /*
- * Reads or writes as the event says.  Returns -1 when the far end is gone
- * (EOF, or EPIPE on write): for the parent a lost child, for a child the
- * end of its life.  Anything else going wrong is fatal.
+ * Writes what is queued, reads and dispatches what came.  When the far
+ * end is gone (EOF, or EPIPE on write), the channel is cleared and its
+ * owner told: for the parent a lost child, for a child the end of its
+ * life.  Anything else going wrong is fatal.
  */
-int
-imsgev_handle_io(struct imsgev *iev, short event)
+static void
+imsgev_event(int fd, short event, void *arg)
 {
-	int	n;
+	struct imsgev	*iev = arg;
 
-	if (event & EV_READ) {
-		if ((n = imsgbuf_read(&iev->ibuf)) == -1) {
-			if (errno == ECONNRESET)
-				return (-1);
-			fatal("imsgbuf_read from %s", iev->name);
-		}
-		if (n == 0)
-			return (-1);
+	(void)fd;
+	if ((event & EV_WRITE) && imsgbuf_write(&iev->ibuf) == -1) {
+		if (errno != EPIPE && errno != ECONNRESET)
+			fatal("imsgbuf_write to %s", iev->channel->peer);
+		goto gone;
 	}
-	if (event & EV_WRITE) {
-		if (imsgbuf_write(&iev->ibuf) == -1) {
-			if (errno == EPIPE || errno == ECONNRESET)
-				return (-1);
-			fatal("imsgbuf_write to %s", iev->name);
-		}
-	}
-	return (0);
-}
-
-/* A sibling sent a message of the wrong size: it is broken, so are we. */
-void
-imsg_get_fixed(struct imsg *imsg, void *dst, size_t len, const char *what)
-{
-	if (imsg_get_data(imsg, dst, len) == -1)
-		fatalx("%s: bad message size", what);
-}
-
-void
-imsg_check_string(const char *s, size_t size, const char *what)
-{
-	if (memchr(s, '\0', size) == NULL || s[0] == '\0')
-		fatalx("%s: bad string", what);
+	if ((event & EV_READ) &&
+	    imsg_dispatch(&iev->ibuf, iev->channel, iev->data) == -1)
+		goto gone;
+	imsgev_add(iev);
+	return;
+ gone:
+	imsgev_clear(iev);
+	iev->gone(iev);
 }
