@@ -46,8 +46,11 @@ TEST_DEBS =	clang python3 python3-slixmpp python3-twisted procps \
 OBJ =		obj
 COMMON_SRCS =	common/log.c common/proc.c common/addr.c common/util.c \
 		$(SYS_SRCS)
-SRCS =		gatewayd/gatewayd.c gatewayd/config.c \
-		gatewayd/engine.c gatewayd/stream.c gatewayd/router.c \
+# The engine's layers, bottom up; regress/build/layers.sh checks them.
+ENGINE_SRCS =	gatewayd/conn.c gatewayd/listener.c gatewayd/splice.c \
+		gatewayd/stream.c gatewayd/bounce.c gatewayd/router.c \
+		gatewayd/engine.c
+SRCS =		gatewayd/gatewayd.c gatewayd/config.c $(ENGINE_SRCS) \
 		authd/authd.c authd/digest.c $(COMMON_SRCS)
 OBJS =		$(SRCS:%.c=$(OBJ)/%.o) $(OBJ)/parse.o
 
@@ -78,8 +81,7 @@ $(OBJ)/parse.o: $(OBJ)/parse.c gatewayd/gatewayd.h common/log.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-unused-but-set-variable \
 	    -c -o $@ $(OBJ)/parse.c
 
-HEADERS =	gatewayd/gatewayd.h gatewayd/engine.h authd/authd.h \
-		authd/digest.h $(wildcard common/*.h common/compat/*.h)
+HEADERS =	$(wildcard gatewayd/*.h authd/*.h common/*.h common/compat/*.h)
 
 $(OBJ)/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)

@@ -18,657 +18,598 @@
  * Routing: which stream holds which name, what a stanza may say of
  * itself, where it goes, and the bounces when it cannot.  A stanza is
  * forwarded as the bytes its sender wrote, never re-serialised, with the
- * namespace declarations of the sender's header spliced in when it has
- * any besides the usual two.
+ * declarations of the sender's header spliced in when it has any besides
+ * the usual two.
  */
 
 #include <sys/types.h>
-#include <sys/socket.h>
+#include <sys/queue.h>
 #include <sys/tree.h>
+#include <sys/uio.h>
 
-#include <netinet/in.h>
-#include <arpa/inet.h>
-
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "engine.h"
+#include "addr.h"
+#include "bounce.h"
+#include "conn.h"
 #include "log.h"
+#include "router.h"
+#include "util.h"
 
-#define NS_COMPONENT	"jabber:component:accept"
-#define NS_STANZAS	"urn:ietf:params:xml:ns:xmpp-stanzas"
-#define NS_XML_LANG	"http://www.w3.org/XML/1998/namespace lang"
+/* A configured component, and what routing remembers of it. */
+struct rcomp {
+	TAILQ_ENTRY(rcomp)	 entry;
+	struct gw_component_conf conf;
+	struct gw_alias_conf	*aliases;
+	size_t			 naliases;
+	/* Runtime state, carried over to the same name on a reload. */
+	struct route		*bound;
+	time_t			 flap_start;
+	uint32_t		 flap_count;
+	time_t			 flap_holddown;
+};
+TAILQ_HEAD(rcomps, rcomp);
+
+/* A name a stream may bind: a component's own, or one of its aliases. */
+struct rname {
+	RB_ENTRY(rname)		 entry;
+	const char		*name;
+	struct rcomp		*comp;
+};
+RB_HEAD(rnames, rname);
+
+struct rtable {
+	struct gw_global	 global;
+	struct rcomps		 comps;
+	struct rnames		 names;
+	struct rname		*namebuf;
+	struct rcomp		*default_route;
+};
+
+static const struct router_ops	*ops;
+static struct rtable		*running, *staged;
+static struct router_stats	 stats;
 
 static int
-route_name_cmp(struct route_name *a, struct route_name *b)
+rname_cmp(struct rname *a, struct rname *b)
 {
 	return (strcmp(a->name, b->name));
 }
-RB_GENERATE_STATIC(route_names, route_name, entry, route_name_cmp)
+RB_GENERATE_STATIC(rnames, rname, entry, rname_cmp)
 
-static int	router_route(struct conn *);
+static struct rtable *
+rtable_new(void)
+{
+	struct rtable	*t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		fatal("%s", __func__);
+	TAILQ_INIT(&t->comps);
+	RB_INIT(&t->names);
+	return (t);
+}
+
+static void
+rtable_free(struct rtable *t)
+{
+	struct rcomp	*comp;
+
+	if (t == NULL)
+		return;
+	while ((comp = TAILQ_FIRST(&t->comps)) != NULL) {
+		TAILQ_REMOVE(&t->comps, comp, entry);
+		free(comp->aliases);
+		free(comp);
+	}
+	free(t->namebuf);
+	free(t);
+}
+
+void
+router_init(const struct router_ops *o)
+{
+	ops = o;
+	if (running == NULL)
+		running = rtable_new();
+}
+
+const struct router_stats *
+router_stats(void)
+{
+	return (&stats);
+}
+
+void
+router_stage_begin(void)
+{
+	rtable_free(staged);
+	staged = rtable_new();
+}
+
+static void
+router_staged_check(const char *what)
+{
+	if (staged == NULL)
+		fatalx("%s outside a reconfiguration", what);
+}
+
+void
+router_stage_component(const struct gw_component_conf *conf)
+{
+	struct rcomp	*comp;
+
+	router_staged_check("component");
+	if ((comp = calloc(1, sizeof(*comp))) == NULL)
+		fatal("%s", __func__);
+	comp->conf = *conf;
+	TAILQ_INSERT_TAIL(&staged->comps, comp, entry);
+}
+
+void
+router_stage_alias(const struct gw_alias_conf *alias)
+{
+	struct rcomp		*comp;
+	struct gw_alias_conf	*p;
+
+	router_staged_check("alias");
+	TAILQ_FOREACH(comp, &staged->comps, entry)
+		if (comp->conf.id == alias->component_id)
+			break;
+	if (comp == NULL)
+		fatalx("alias %s for unknown component %u", alias->name,
+		    alias->component_id);
+	if ((p = recallocarray(comp->aliases, comp->naliases,
+	    comp->naliases + 1, sizeof(*p))) == NULL)
+		fatal("%s", __func__);
+	comp->aliases = p;
+	comp->aliases[comp->naliases++] = *alias;
+}
+
+static void
+rtable_add_name(struct rtable *t, size_t *n, const char *name,
+    struct rcomp *comp)
+{
+	t->namebuf[*n].name = name;
+	t->namebuf[*n].comp = comp;
+	if (RB_INSERT(rnames, &t->names, &t->namebuf[*n]) != NULL)
+		fatalx("name %s twice", name);
+	(*n)++;
+}
 
 /* The names of a new configuration: components and their aliases. */
-void
-router_names_build(struct engine_conf *ec)
+static void
+rtable_names_build(struct rtable *t)
 {
-	struct engine_component	*comp;
-	size_t			 n = 0, i;
+	struct rcomp	*comp;
+	size_t		 n = 0, i;
 
-	TAILQ_FOREACH(comp, &ec->components, entry)
+	TAILQ_FOREACH(comp, &t->comps, entry)
 		n += 1 + comp->naliases;
-	if (n > 0 && (ec->namebuf = calloc(n, sizeof(*ec->namebuf))) == NULL)
+	if (n > 0 && (t->namebuf = calloc(n, sizeof(*t->namebuf))) == NULL)
 		fatal("%s", __func__);
 	n = 0;
-	TAILQ_FOREACH(comp, &ec->components, entry) {
-		ec->namebuf[n].name = comp->conf.name;
-		ec->namebuf[n].comp = comp;
-		if (RB_INSERT(route_names, &ec->names, &ec->namebuf[n]) != NULL)
-			fatalx("name %s twice", comp->conf.name);
-		n++;
-		for (i = 0; i < comp->naliases; i++, n++) {
-			ec->namebuf[n].name = comp->aliases[i].name;
-			ec->namebuf[n].comp = comp;
-			if (RB_INSERT(route_names, &ec->names,
-			    &ec->namebuf[n]) != NULL)
-				fatalx("name %s twice", comp->aliases[i].name);
-		}
+	TAILQ_FOREACH(comp, &t->comps, entry) {
+		rtable_add_name(t, &n, comp->conf.name, comp);
+		for (i = 0; i < comp->naliases; i++)
+			rtable_add_name(t, &n, comp->aliases[i].name, comp);
 		if (comp->conf.flags & GW_COMP_DEFAULT_ROUTE)
-			ec->default_route = comp;
+			t->default_route = comp;
+		log_debug("component %s%s", comp->conf.name,
+		    (comp->conf.flags & GW_COMP_DEFAULT_ROUTE) ?
+		    " (default route)" : "");
+		for (i = 0; i < comp->naliases; i++)
+			log_debug("alias %s of %s", comp->aliases[i].name,
+			    comp->conf.name);
 	}
 }
 
-struct engine_component *
+static struct rcomp *
+rtable_find(struct rtable *t, const char *name)
+{
+	struct rcomp	*comp;
+
+	TAILQ_FOREACH(comp, &t->comps, entry)
+		if (strcmp(comp->conf.name, name) == 0)
+			return (comp);
+	return (NULL);
+}
+
+/*
+ * The staged configuration takes over.  Bound streams and takeover
+ * history stay with their name; streams of a component that is gone
+ * are bound no more (their owner ends them: host-gone).
+ */
+void
+router_stage_commit(const struct gw_global *g)
+{
+	struct rcomp	*comp, *old;
+
+	router_staged_check("commit");
+	staged->global = *g;
+	rtable_names_build(staged);
+	TAILQ_FOREACH(old, &running->comps, entry) {
+		comp = rtable_find(staged, old->conf.name);
+		if (comp != NULL) {
+			comp->bound = old->bound;
+			comp->flap_start = old->flap_start;
+			comp->flap_count = old->flap_count;
+			comp->flap_holddown = old->flap_holddown;
+			if (comp->bound != NULL)
+				comp->bound->r_comp = comp;
+		} else if (old->bound != NULL)
+			old->bound->r_comp = NULL;
+		old->bound = NULL;
+	}
+	rtable_free(running);
+	running = staged;
+	staged = NULL;
+}
+
+/* Is name a component's own (not an alias)? */
+int
+router_known(const char *name)
+{
+	return (rtable_find(running, name) != NULL);
+}
+
+static struct rcomp *
 router_lookup(const char *name)
 {
-	struct route_name	key, *rn;
+	struct rname	key, *rn;
 
 	key.name = name;
-	if ((rn = RB_FIND(route_names, &engine_running->names, &key)) == NULL)
+	if ((rn = RB_FIND(rnames, &running->names, &key)) == NULL)
 		return (NULL);
 	return (rn->comp);
 }
 
+void
+router_route_init(struct route *r, struct conn *c, void *arg)
+{
+	memset(r, 0, sizeof(*r));
+	r->r_conn = c;
+	r->r_arg = arg;
+	TAILQ_INIT(&r->r_waiters);
+}
+
+uint32_t
+router_max_stanza(const struct route *r)
+{
+	return (r->r_comp != NULL ? r->r_comp->conf.max_stanza : 0);
+}
+
+int
+router_blocked(const struct route *r)
+{
+	return (r->r_blocked_on != NULL);
+}
+
+static void	router_end(struct route *, const char *, const char *, ...)
+		    __attribute__((__format__ (printf, 3, 4)));
+
+/* The stream of r ends with a stream error, for a reason. */
+static void
+router_end(struct route *r, const char *condition, const char *fmt, ...)
+{
+	char	reason[128];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	ops->end(r, condition, reason);
+}
+
+/*
+ * Counts a takeover of comp's name.  Too many in a short time and
+ * newcomers are refused for a while, so that two instances cannot fight
+ * forever: returns -1 when that starts.
+ */
+static int
+router_flap(struct rcomp *comp, time_t now)
+{
+	const struct gw_global	*g = &running->global;
+
+	if (now - comp->flap_start >= (time_t)g->flap_window) {
+		comp->flap_start = now;
+		comp->flap_count = 0;
+	}
+	if (++comp->flap_count <= g->flap_max)
+		return (0);
+	comp->flap_holddown = now + g->flap_holddown;
+	log_warnx("%s: %u takeovers in %u seconds, refusing more for %u "
+	    "seconds", comp->conf.name, comp->flap_count, g->flap_window,
+	    g->flap_holddown);
+	return (-1);
+}
+
 /*
  * An authenticated stream takes its component's name and aliases.  If
- * another stream holds them, the policy decides which one gets conflict;
- * too many takeovers of one name in a short time and newcomers are
- * refused for a while, so that two instances cannot fight forever.
+ * another stream holds them, the policy decides which one gets conflict.
+ * Returns -1 when this stream may not have them (it is ended).
  */
 int
-router_bind(struct conn *c)
+router_bind(struct route *r, const char *domain)
 {
-	const struct gw_global	*g = &engine_running->global;
-	struct engine_component	*comp;
-	struct conn		*old;
-	time_t			 now = time(NULL);
+	struct rcomp	*comp;
+	struct route	*old;
+	uint64_t	 id = conn_id(r->r_conn);
+	time_t		 now = monotime();
 
-	if ((comp = engine_find_component(c->domain)) == NULL) {
-		stream_error(c, "host-gone", "component removed");
+	if ((comp = rtable_find(running, domain)) == NULL) {
+		ops->end(r, "host-gone", "component removed");
 		return (-1);
 	}
-	if ((old = comp->conn) != NULL && old != c) {
+	if ((old = comp->bound) != NULL && old != r) {
 		if (comp->flap_holddown > now) {
-			stream_error(c, "conflict", "takeovers held down");
+			ops->end(r, "conflict", "takeovers held down");
 			return (-1);
 		}
 		if (comp->conf.conflict == CONFLICT_REJECT) {
-			stream_error(c, "conflict", "name in use by connection "
-			    "%u", old->id);
+			router_end(r, "conflict", "name in use by connection "
+			    "%llu", (unsigned long long)conn_id(old->r_conn));
 			return (-1);
 		}
-		if (now - comp->flap_start >= (time_t)g->flap_window) {
-			comp->flap_start = now;
-			comp->flap_count = 0;
-		}
-		if (++comp->flap_count > g->flap_max) {
-			comp->flap_holddown = now + g->flap_holddown;
-			log_warnx("%s: %u takeovers in %u seconds, refusing "
-			    "more for %u seconds", comp->conf.name,
-			    comp->flap_count, g->flap_window,
-			    g->flap_holddown);
-			stream_error(c, "conflict", "takeovers held down");
+		if (router_flap(comp, now) == -1) {
+			ops->end(r, "conflict", "takeovers held down");
 			return (-1);
 		}
-		log_info("%s: connection %u takes over from connection %u",
-		    comp->conf.name, c->id, old->id);
-		engine_stats.takeovers++;
-		stream_error(old, "conflict", "replaced by connection %u",
-		    c->id);
+		log_info("%s: connection %llu takes over from connection %llu",
+		    comp->conf.name, (unsigned long long)id,
+		    (unsigned long long)conn_id(old->r_conn));
+		stats.takeovers++;
+		router_end(old, "conflict", "replaced by connection %llu",
+		    (unsigned long long)id);
 	}
-	comp->conn = c;
-	c->comp = comp;
-	log_info("connection %u from %s binds %s", c->id, c->peername,
-	    comp->conf.name);
+	comp->bound = r;
+	r->r_comp = comp;
+	log_info("connection %llu from %s binds %s", (unsigned long long)id,
+	    conn_peername(r->r_conn), comp->conf.name);
 	return (0);
 }
 
 void
-router_unbind(struct conn *c)
+router_unbind(struct route *r)
 {
-	if (c->comp != NULL && c->comp->conn == c)
-		c->comp->conn = NULL;
-	c->comp = NULL;
+	if (r->r_comp != NULL && r->r_comp->bound == r)
+		r->r_comp->bound = NULL;
+	r->r_comp = NULL;
 }
 
 /*
- * The start tag of a stanza on an authenticated stream: what it is, who
- * it claims to be from, where it goes.  Returns the stream error for a
- * stanza that must not be, NULL otherwise.
+ * The start tag of a stanza on an authenticated stream: who it claims
+ * to be from, where it goes.  Returns the stream error for a stanza that
+ * must not be, NULL otherwise.
  */
 const char *
-router_stanza_start(struct conn *c, const XML_Char *name,
-    const XML_Char **attrs, const char **reason)
+router_stanza_start(struct route *r, const struct stanza_head *head,
+    const char **reason)
 {
-	const XML_Char	*from, *to;
-	const char	*raw;
-	char		 dom[GW_NAME_MAX];
-	size_t		 i, taglen;
-	int		 kind;
+	char	dom[GW_NAME_MAX];
 
-	if (strncmp(name, NS_COMPONENT " ", sizeof(NS_COMPONENT)) != 0)
-		kind = 0;
-	else if (strcmp(name + sizeof(NS_COMPONENT), "message") == 0)
-		kind = 'm';
-	else if (strcmp(name + sizeof(NS_COMPONENT), "presence") == 0)
-		kind = 'p';
-	else if (strcmp(name + sizeof(NS_COMPONENT), "iq") == 0)
-		kind = 'i';
-	else
-		kind = 0;
-	if (kind == 0) {
-		*reason = "not a message, presence or iq";
-		return ("unsupported-stanza-type");
-	}
-	if ((from = xml_attr(attrs, "from")) == NULL || from[0] == '\0') {
+	if (head->from == NULL || head->from[0] == '\0') {
 		*reason = "stanza without from";
 		return ("improper-addressing");
 	}
-	if (jid_domain(from, dom, sizeof(dom)) != 0 ||
-	    router_lookup(dom) != c->comp || c->comp == NULL) {
+	if (r->r_comp == NULL || jid_domain(head->from, dom,
+	    sizeof(dom)) != 0 || router_lookup(dom) != r->r_comp) {
 		*reason = "from is not one of the stream's names";
 		return ("invalid-from");
 	}
-	if ((to = xml_attr(attrs, "to")) == NULL || to[0] == '\0') {
+	if (head->to == NULL || head->to[0] == '\0') {
 		*reason = "stanza without to";
 		return ("improper-addressing");
 	}
-	c->st_bounce = NULL;
-	if (jid_domain(to, c->st_dest, sizeof(c->st_dest)) == -1)
-		c->st_bounce = "jid-malformed";
-	if (xml_attr(attrs, NS_XML_LANG) != NULL && c->splice_len > 0 &&
-	    splice_has(c->splice, "xml:lang"))
-		stream_redeclared(c, "xml:lang");
-
-	/* Where the splice goes: just after the element's name. */
-	c->st_start = stream_index(c);
-	taglen = XML_GetCurrentByteCount(c->parser);
-	raw = stream_raw(c, c->st_start);
-	for (i = 1; i < taglen && raw[i] != ' ' && raw[i] != '\t' &&
-	    raw[i] != '\r' && raw[i] != '\n' && raw[i] != '/' && raw[i] != '>';
-	    i++)
-		;
-	c->st_name_len = i - 1;
+	r->r_bounce = NULL;
+	if (jid_domain(head->to, r->r_dest, sizeof(r->r_dest)) == -1)
+		r->r_bounce = "jid-malformed";
 	return (NULL);
 }
 
-static int
-redeclared(const struct conn *c, const char *prefix, size_t plen)
-{
-	const char	*p;
-
-	for (p = c->st_redecl; p < c->st_redecl + c->st_redecl_len;
-	    p += strlen(p) + 1)
-		if (strlen(p) == plen && strncmp(p, prefix, plen) == 0)
-			return (1);
-	return (0);
-}
-
 /*
- * The splice without the prefixes the stanza declares itself (the rare
- * case: its sender declares prefixes on its header and the stanza
- * redeclares one of them).
- */
-static size_t
-router_splice_filter(struct conn *c, char *out, size_t outlen)
-{
-	const char	*p, *q, *entry, *next;
-	size_t		 n = 0;
-
-	for (entry = c->splice; *entry != '\0'; entry = next) {
-		/* Each entry: " xmlns:p='...'" or " xml:lang='...'". */
-		if ((q = strchr(entry, '\'')) == NULL ||
-		    (q = strchr(q + 1, '\'')) == NULL)
-			break;
-		next = q + 1;
-		p = strncmp(entry, " xmlns:", 7) == 0 ? entry + 7 : entry + 1;
-		if (redeclared(c, p, strchr(p, '=') - p))
-			continue;
-		if (n + (next - entry) >= outlen)
-			break;
-		memcpy(out + n, entry, next - entry);
-		n += next - entry;
-	}
-	return (n);
-}
-
-/*
- * Queues a stanza of c's for dest: its bytes, with the sender's header
+ * Queues a stanza of r's for dest: its bytes, with the sender's header
  * declarations after its name if the sender has any.
  */
 static void
-router_deliver(struct conn *c, struct conn *dest, const char *raw,
-    size_t len)
+router_deliver(struct route *r, struct route *dest, const struct stanza *s)
 {
-	char	*filtered;
-	size_t	 head = 1 + c->st_name_len, total = len, n;
+	struct iovec	iov[3];
+	size_t		head = 1 + s->name_len;
 
-	if (c->splice_len == 0) {
-		conn_queue(dest, c->id, raw, len);
-	} else if (!c->st_redeclares) {
-		conn_queue(dest, c->id, raw, head);
-		conn_queue(dest, c->id, c->splice, c->splice_len);
-		conn_queue(dest, c->id, raw + head, len - head);
-		total += c->splice_len;
-	} else {
-		if ((filtered = malloc(c->splice_len + 1)) == NULL)
-			fatal("%s", __func__);
-		n = router_splice_filter(c, filtered, c->splice_len + 1);
-		conn_queue(dest, c->id, raw, head);
-		conn_queue(dest, c->id, filtered, n);
-		conn_queue(dest, c->id, raw + head, len - head);
-		total += n;
-		free(filtered);
+	if (s->decls_len == 0) {
+		iov[0].iov_base = (void *)(uintptr_t)s->raw;
+		iov[0].iov_len = s->len;
+		conn_queuev(dest->r_conn, conn_id(r->r_conn), iov, 1);
+		return;
 	}
-	conn_queue_end(dest, c->id, total);
+	iov[0].iov_base = (void *)(uintptr_t)s->raw;
+	iov[0].iov_len = head;
+	iov[1].iov_base = (void *)(uintptr_t)s->decls;
+	iov[1].iov_len = s->decls_len;
+	iov[2].iov_base = (void *)(uintptr_t)(s->raw + head);
+	iov[2].iov_len = s->len - head;
+	conn_queuev(dest->r_conn, conn_id(r->r_conn), iov, 3);
 }
 
+/* r waits until dest drains below half its limit, or closes. */
 static void
-router_block(struct conn *c, struct conn *dest)
+router_block(struct route *r, struct route *dest)
 {
-	c->blocked_on = dest;
-	TAILQ_INSERT_TAIL(&dest->waiters, c, wait_entry);
-	conn_stall_start(dest);
+	const struct gw_global	*g = &running->global;
+
+	r->r_blocked_on = dest;
+	TAILQ_INSERT_TAIL(&dest->r_waiters, r, r_wait_entry);
+	conn_watch(dest->r_conn, g->max_queue / 2);
+	conn_stall_start(dest->r_conn, g->queue_timeout);
+}
+
+/* The destination of r's current stanza, or NULL with it bounced. */
+static struct route *
+router_destination(struct route *r, const struct stanza *s)
+{
+	struct rcomp	*comp;
+
+	if (r->r_bounce != NULL) {
+		router_bounce(r, s->raw, s->len, r->r_bounce, "modify",
+		    s->hdr_decls);
+		return (NULL);
+	}
+	if ((comp = router_lookup(r->r_dest)) != NULL) {
+		if (comp->bound == NULL) {
+			/* Ours, but not connected: not the default route's. */
+			router_bounce(r, s->raw, s->len,
+			    "remote-server-timeout", "wait", s->hdr_decls);
+			return (NULL);
+		}
+		return (comp->bound);
+	}
+	comp = running->default_route;
+	if (r->r_dest[0] == '\0' || comp == NULL || comp->bound == NULL) {
+		router_bounce(r, s->raw, s->len, "remote-server-not-found",
+		    "cancel", s->hdr_decls);
+		return (NULL);
+	}
+	return (comp->bound);
 }
 
 /*
- * Where the current stanza of c goes.  Returns 1 when its destination is
- * full: the stanza stays in c's input and c waits.
+ * A whole stanza of r's: to its destination, or back to r as a bounce.
+ * When the destination is full the stanza stays with its sender, which
+ * waits.
  */
-static int
-router_route(struct conn *c)
+enum stanza_verdict
+router_stanza(struct route *r, const struct stanza *s)
 {
-	const struct gw_global	*g = &engine_running->global;
-	struct engine_component	*comp;
-	struct conn		*dest = NULL;
-	const char		*raw = stream_raw(c, c->st_start);
-	size_t			 len = c->st_end - c->st_start;
+	const struct gw_global	*g = &running->global;
+	struct route		*dest;
 
-	if (c->st_bounce != NULL) {
-		router_bounce(c, raw, len, c->st_bounce, "modify", c->splice);
-		return (0);
-	}
-	if ((comp = router_lookup(c->st_dest)) != NULL) {
-		if (comp->conn == NULL || comp->conn->state != CONN_OPEN) {
-			/* Ours, but not connected: not the default route's. */
-			router_bounce(c, raw, len, "remote-server-timeout",
-			    "wait", c->splice);
-			return (0);
+	if ((dest = router_destination(r, s)) != NULL) {
+		if (conn_queued(dest->r_conn) >= g->max_queue) {
+			router_block(r, dest);
+			return (STANZA_HOLD);
 		}
-		dest = comp->conn;
-	} else {
-		comp = engine_running->default_route;
-		if (c->st_dest[0] == '\0' || comp == NULL ||
-		    comp->conn == NULL || comp->conn->state != CONN_OPEN) {
-			router_bounce(c, raw, len, "remote-server-not-found",
-			    "cancel", c->splice);
-			return (0);
-		}
-		dest = comp->conn;
+		router_deliver(r, dest, s);
 	}
-	if (conn_queued(dest) >= g->max_queue) {
-		router_block(c, dest);
-		return (1);
-	}
-	router_deliver(c, dest, raw, len);
-	return (0);
-}
-
-/* The end tag of a stanza: route it, or wait with it. */
-void
-router_stanza_end(struct conn *c)
-{
-	c->stanzas_in++;
-	if (router_route(c)) {
-		c->st_pending = 1;
-		XML_StopParser(c->parser, XML_TRUE);
-		return;
-	}
-	c->boundary = c->st_end;
-	c->st_redeclares = 0;
-	c->st_redecl_len = 0;
+	r->r_stanzas_in++;
 	/* Bounces pile up for a sender that does not read: it waits too. */
-	if (conn_queued(c) >= engine_running->global.max_queue) {
-		router_block(c, c);
-		XML_StopParser(c->parser, XML_TRUE);
+	if (conn_queued(r->r_conn) >= g->max_queue) {
+		router_block(r, r);
+		return (STANZA_DONE_PAUSE);
 	}
-}
-
-/* c may go on: its held stanza first, then the rest of its input. */
-void
-router_retry(struct conn *c)
-{
-	if (c->dead)
-		return;
-	if (c->st_pending) {
-		conn_view_retained(c);
-		if (router_route(c))
-			return;
-		c->st_pending = 0;
-		c->boundary = c->st_end;
-		c->st_redeclares = 0;
-		c->st_redecl_len = 0;
-	}
-	conn_resume(c);
+	return (STANZA_DONE);
 }
 
 /* dest drained below the low mark, or closed: its waiters go on. */
-void
-router_unblock_waiters(struct conn *dest)
+static void
+router_unblock_waiters(struct route *dest)
 {
-	struct conn_list	 list;
-	struct conn		*w;
+	TAILQ_HEAD(, route)	 list;
+	struct route		*w;
 
-	if (!dest->dead &&
-	    conn_queued(dest) > engine_running->global.max_queue / 2)
-		return;
-	conn_stall_stop(dest);
-	if (TAILQ_EMPTY(&dest->waiters))
+	conn_stall_stop(dest->r_conn);
+	if (TAILQ_EMPTY(&dest->r_waiters))
 		return;
 	TAILQ_INIT(&list);
-	TAILQ_CONCAT(&list, &dest->waiters, wait_entry);
+	TAILQ_CONCAT(&list, &dest->r_waiters, r_wait_entry);
 	while ((w = TAILQ_FIRST(&list)) != NULL) {
-		TAILQ_REMOVE(&list, w, wait_entry);
-		w->blocked_on = NULL;
-		router_retry(w);
+		TAILQ_REMOVE(&list, w, r_wait_entry);
+		w->r_blocked_on = NULL;
+		ops->resume(w);
 	}
 }
 
-/* A closing stream's undelivered stanzas go back to their senders. */
 void
-router_bounce_queued(struct conn *c)
+router_drained(struct route *dest)
 {
-	struct outq	*q = &c->out;
-	struct conn	*sender;
-	size_t		 i, pos = q->off - q->rdone;
-	struct qrec	*r;
-
-	for (i = 0; i < q->rnum; i++) {
-		r = &q->recs[(q->rfirst + i) % q->rcap];
-		if (r->sender != 0 && r->sender != c->id &&
-		    (sender = conn_find(r->sender)) != NULL &&
-		    sender->state == CONN_OPEN)
-			router_bounce(sender, q->data + pos, r->len,
-			    "remote-server-timeout", "wait", NULL);
-		pos += r->len;
-	}
-	q->off = q->len = 0;
-	q->rnum = q->rdone = 0;
-}
-
-/* What a re-read of a stanza tells a bounce. */
-struct bounce_info {
-	XML_Parser	 parser;
-	int		 depth;
-	char		 name[16];
-	char		*from, *to, *id, *type, *lang;
-	char		*decls;		/* the stanza's own, as written back */
-	size_t		 decls_len;
-	uint64_t	 inner_start, inner_end;
-	int		 done;
-};
-
-static void
-xml_escape_append(char **buf, size_t *len, const char *s)
-{
-	const char	*rep;
-	size_t		 add;
-	char		*p;
-
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '&':	rep = "&amp;"; break;
-		case '<':	rep = "&lt;"; break;
-		case '>':	rep = "&gt;"; break;
-		case '\'':	rep = "&apos;"; break;
-		case '"':	rep = "&quot;"; break;
-		default:	rep = NULL; break;
-		}
-		add = rep != NULL ? strlen(rep) : 1;
-		if ((p = realloc(*buf, *len + add + 1)) == NULL)
-			fatal("%s", __func__);
-		*buf = p;
-		memcpy(*buf + *len, rep != NULL ? rep : s, add);
-		*len += add;
-		(*buf)[*len] = '\0';
-	}
+	router_unblock_waiters(dest);
 }
 
 static void
-str_append(char **buf, size_t *len, const char *s)
+router_bounce_one(uint64_t sender, const char *raw, size_t len, void *arg)
 {
-	size_t	 add = strlen(s);
-	char	*p;
+	struct route	*dest = arg, *from;
 
-	if ((p = realloc(*buf, *len + add + 1)) == NULL)
-		fatal("%s", __func__);
-	*buf = p;
-	memcpy(*buf + *len, s, add + 1);
-	*len += add;
-}
-
-static char *
-xstrdup_or_null(const char *s)
-{
-	char	*p;
-
-	if (s == NULL)
-		return (NULL);
-	if ((p = strdup(s)) == NULL)
-		fatal("%s", __func__);
-	return (p);
-}
-
-static void XMLCALL
-bounce_nsdecl(void *arg, const XML_Char *prefix, const XML_Char *uri)
-{
-	struct bounce_info	*bi = arg;
-
-	if (bi->depth != 1)
+	if (sender == 0 || sender == conn_id(dest->r_conn) ||
+	    (from = ops->find(sender)) == NULL)
 		return;
-	str_append(&bi->decls, &bi->decls_len, prefix != NULL ? " xmlns:" :
-	    " xmlns");
-	if (prefix != NULL)
-		str_append(&bi->decls, &bi->decls_len, prefix);
-	str_append(&bi->decls, &bi->decls_len, "='");
-	xml_escape_append(&bi->decls, &bi->decls_len, uri != NULL ? uri : "");
-	str_append(&bi->decls, &bi->decls_len, "'");
+	router_bounce(from, raw, len, "remote-server-timeout", "wait", NULL);
 }
 
-static void XMLCALL
-bounce_start(void *arg, const XML_Char *name, const XML_Char **attrs)
+/* A stream's undelivered stanzas go back to their senders. */
+static void
+router_bounce_queue(struct route *dest)
 {
-	struct bounce_info	*bi = arg;
-	const char		*local;
-
-	if (++bi->depth != 2)
-		return;
-	local = strrchr(name, ' ');
-	strlcpy(bi->name, local != NULL ? local + 1 : name, sizeof(bi->name));
-	bi->from = xstrdup_or_null(xml_attr(attrs, "from"));
-	bi->to = xstrdup_or_null(xml_attr(attrs, "to"));
-	bi->id = xstrdup_or_null(xml_attr(attrs, "id"));
-	bi->type = xstrdup_or_null(xml_attr(attrs, "type"));
-	bi->lang = xstrdup_or_null(xml_attr(attrs, NS_XML_LANG));
-	bi->inner_start = XML_GetCurrentByteIndex(bi->parser) +
-	    XML_GetCurrentByteCount(bi->parser);
-}
-
-static void XMLCALL
-bounce_end(void *arg, const XML_Char *name)
-{
-	struct bounce_info	*bi = arg;
-
-	(void)name;
-	if (bi->depth-- != 2)
-		return;
-	bi->inner_end = XML_GetCurrentByteIndex(bi->parser);
-	/* An empty-element tag has no inner part. */
-	if (XML_GetCurrentByteCount(bi->parser) == 0)
-		bi->inner_end = bi->inner_start;
-	bi->done = 1;
+	conn_take_queue(dest->r_conn, router_bounce_one, dest);
 }
 
 /*
- * The declarations of the sender's header its payload may use: our
- * stream to it does not have them.  Not those the stanza makes itself.
+ * The stream is closed for good: off the queue it waited on, those that
+ * waited on it go on, and what it did not get goes back to the senders.
  */
-static void
-bounce_header_decls(char **out, size_t *outlen, const char *decls,
-    const struct bounce_info *bi)
+void
+router_release(struct route *r)
 {
-	const char	*entry, *next, *q, *p;
-	char		 key[GW_NAME_MAX + 16], *e;
-	size_t		 plen;
-
-	for (entry = decls; *entry != '\0'; entry = next) {
-		if ((q = strchr(entry, '\'')) == NULL ||
-		    (q = strchr(q + 1, '\'')) == NULL)
-			break;
-		next = q + 1;
-		p = strncmp(entry, " xmlns:", 7) == 0 ? entry + 7 : entry + 1;
-		plen = strchr(p, '=') - p;
-		if (plen >= GW_NAME_MAX)
-			continue;
-		if (strncmp(p, "xml:lang", plen) == 0 && plen == 8) {
-			if (bi->lang != NULL)
-				continue;
-		} else {
-			snprintf(key, sizeof(key), " xmlns:%.*s=", (int)plen, p);
-			if (bi->decls != NULL && strstr(bi->decls, key) != NULL)
-				continue;
-		}
-		if ((e = strndup(entry, next - entry)) == NULL)
-			fatal("%s", __func__);
-		str_append(out, outlen, e);
-		free(e);
+	router_unbind(r);
+	if (r->r_blocked_on != NULL) {
+		TAILQ_REMOVE(&r->r_blocked_on->r_waiters, r, r_wait_entry);
+		r->r_blocked_on = NULL;
 	}
+	router_bounce_queue(r);
+	router_unblock_waiters(r);
 }
 
 /*
- * Sends to c an error stanza for a stanza of its own (raw): addresses
- * swapped, the same id, the original payload, our name in by.  Never for
- * an error, an iq result or unavailable presence, so that no sequence of
- * stanzas can make two components and gatewayd loop.  The stanza is read
- * again here, off the hot path; decls are declarations its bytes may
+ * dest did not read what it had queued for the queue timeout: that goes
+ * back to its senders now, and the stream error goes out if the socket
+ * takes it.
+ */
+void
+router_stalled(struct route *dest)
+{
+	router_bounce_queue(dest);
+	router_end(dest, "resource-constraint", "queue full for %u seconds",
+	    running->global.queue_timeout);
+	router_unblock_waiters(dest);
+}
+
+/*
+ * Sends to r an error stanza for a stanza of its own (raw): addresses
+ * swapped, the same id, the original payload, our name in by.  Never
+ * for a stream that is not open, nor (bounce_build) for an error, an iq
+ * result or unavailable presence.  decls are declarations the bytes may
  * rely on (the sender's header).
  */
 void
-router_bounce(struct conn *c, const char *raw, size_t len,
+router_bounce(struct route *r, const char *raw, size_t len,
     const char *condition, const char *etype, const char *decls)
 {
-	static const char	 tail[] = "</w>";
-	struct bounce_info	 bi;
-	char			*doc = NULL, *out = NULL;
-	size_t			 doclen = 0, outlen = 0, head;
-	int			 ok;
+	struct bounce	b;
+	int		ret;
 
-	if (c->dead || c->state != CONN_OPEN)
+	if (r->r_comp == NULL)
 		return;
-	memset(&bi, 0, sizeof(bi));
-	str_append(&doc, &doclen, "<w xmlns='" NS_COMPONENT "'");
-	if (decls != NULL)
-		str_append(&doc, &doclen, decls);
-	str_append(&doc, &doclen, ">");
-	head = doclen;
-
-	if ((bi.parser = XML_ParserCreateNS("UTF-8", ' ')) == NULL)
-		fatalx("%s: XML_ParserCreateNS", __func__);
-	XML_SetHashSalt(bi.parser, arc4random());
-	XML_SetUserData(bi.parser, &bi);
-	XML_SetElementHandler(bi.parser, bounce_start, bounce_end);
-	XML_SetStartNamespaceDeclHandler(bi.parser, bounce_nsdecl);
-	ok = XML_Parse(bi.parser, doc, doclen, XML_FALSE) == XML_STATUS_OK &&
-	    XML_Parse(bi.parser, raw, len, XML_FALSE) == XML_STATUS_OK &&
-	    XML_Parse(bi.parser, tail, sizeof(tail) - 1, XML_TRUE) ==
-	    XML_STATUS_OK && bi.done && bi.from != NULL && bi.to != NULL;
-	XML_ParserFree(bi.parser);
-	if (!ok) {
-		log_warnx("connection %u: cannot bounce a stanza", c->id);
-		goto done;
+	if ((ret = bounce_build(&b, raw, len, decls, condition, etype,
+	    running->global.name)) == -1) {
+		log_warnx("connection %llu: cannot bounce a stanza",
+		    (unsigned long long)conn_id(r->r_conn));
+		return;
 	}
-	if ((bi.type != NULL && strcmp(bi.type, "error") == 0) ||
-	    (strcmp(bi.name, "iq") == 0 && bi.type != NULL &&
-	    strcmp(bi.type, "result") == 0) ||
-	    (strcmp(bi.name, "presence") == 0 && bi.type != NULL &&
-	    strcmp(bi.type, "unavailable") == 0))
-		goto done;
-
-	str_append(&out, &outlen, "<");
-	str_append(&out, &outlen, bi.name);
-	str_append(&out, &outlen, " from='");
-	xml_escape_append(&out, &outlen, bi.to);
-	str_append(&out, &outlen, "' to='");
-	xml_escape_append(&out, &outlen, bi.from);
-	if (bi.id != NULL) {
-		str_append(&out, &outlen, "' id='");
-		xml_escape_append(&out, &outlen, bi.id);
-	}
-	str_append(&out, &outlen, "' type='error'");
-	if (bi.lang != NULL) {
-		str_append(&out, &outlen, " xml:lang='");
-		xml_escape_append(&out, &outlen, bi.lang);
-		str_append(&out, &outlen, "'");
-	}
-	if (bi.decls != NULL)
-		str_append(&out, &outlen, bi.decls);
-	if (decls != NULL)
-		bounce_header_decls(&out, &outlen, decls, &bi);
-	str_append(&out, &outlen, ">");
-	conn_queue(c, 0, out, outlen);
-	conn_queue(c, 0, raw + (bi.inner_start - head),
-	    bi.inner_end - bi.inner_start);
-	outlen = 0;
-	str_append(&out, &outlen, "<error type='");
-	str_append(&out, &outlen, etype);
-	str_append(&out, &outlen, "' by='");
-	str_append(&out, &outlen, engine_running->global.name);
-	str_append(&out, &outlen, "'><");
-	str_append(&out, &outlen, condition);
-	str_append(&out, &outlen, " xmlns='" NS_STANZAS "'/></error></");
-	str_append(&out, &outlen, bi.name);
-	str_append(&out, &outlen, ">");
-	conn_queue(c, 0, out, outlen);
-	conn_queue_end(c, 0, 0);
-	c->bounces++;
-	engine_stats.bounces++;
+	if (ret == 0)
+		return;
+	conn_write(r->r_conn, b.out, b.outlen);
+	free(b.out);
+	r->r_bounces++;
+	stats.bounces++;
 	if (strcmp(condition, "jid-malformed") == 0)
-		engine_stats.bounce_malformed++;
+		stats.bounce_malformed++;
 	else if (strcmp(condition, "remote-server-not-found") == 0)
-		engine_stats.bounce_not_found++;
+		stats.bounce_not_found++;
 	else
-		engine_stats.bounce_timeout++;
-	log_debug("connection %u: bounced a %s: %s", c->id, bi.name,
-	    condition);
- done:
-	free(doc);
-	free(out);
-	free(bi.from);
-	free(bi.to);
-	free(bi.id);
-	free(bi.type);
-	free(bi.lang);
-	free(bi.decls);
+		stats.bounce_timeout++;
+	log_debug("connection %llu: bounced a %s: %s",
+	    (unsigned long long)conn_id(r->r_conn), b.name, condition);
 }

@@ -17,23 +17,29 @@
 /*
  * One XEP-0114 stream: libexpat in namespace mode fed the bytes as they
  * arrive, the state machine from header to authenticated, and the stream
- * errors of RFC 6120 4.9.  Handlers never free the connection: they stop
- * the parser and engine.c tidies up when XML_Parse has returned.
+ * errors of RFC 6120 4.9.  Handlers never end the stream themselves: they
+ * stop the parser and the error is sent once XML_Parse has returned.
+ *
+ * Offsets are positions in the stream (the peer's bytes since its first
+ * one).  The caller's buffer (the view) holds the bytes from the offset
+ * stream_input last returned on: from "boundary", the start of what a
+ * stanza or a paused parser still needs.
  */
 
 #include <sys/types.h>
-#include <sys/socket.h>
 
 #include <errno.h>
+#include <expat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "engine.h"
-#include "util.h"
+#include "addr.h"
 #include "log.h"
+#include "splice.h"
+#include "stream.h"
+#include "util.h"
 
 #define NS_STREAMS	"http://etherx.jabber.org/streams"
 #define NS_COMPONENT	"jabber:component:accept"
@@ -51,6 +57,54 @@
 XML_Bool XML_SetReparseDeferralEnabled(XML_Parser, XML_Bool)
     __attribute__((__weak__));
 
+/* Who the stream waits for before it parses on. */
+enum stream_wait {
+	WAIT_NONE,
+	WAIT_STREAMID,		/* stream_streamid */
+	WAIT_VERDICT,		/* stream_verdict */
+	WAIT_ROUTE		/* stream_go */
+};
+
+struct stream {
+	const struct stream_ops		*ops;
+	void				*arg;
+	const struct stream_limits	*limits;
+	XML_Parser			 parser;
+	enum stream_state		 state;
+	enum stream_wait		 wait;
+	int				 in_parse;	/* inside expat */
+	int				 suspended;	/* expat paused */
+	int				 header_sent;
+	int				 peer_error;
+	int				 default_ns_ok;
+	int				 waking;	/* fed our own header */
+	uint32_t			 depth;
+	uint32_t			 max_stanza;	/* 0: the limit's */
+	/* The caller's bytes, from view_base on. */
+	const char			*view;
+	uint64_t			 view_base;
+	size_t				 view_len;
+	uint64_t			 fed;		/* bytes given expat */
+	uint64_t			 boundary;	/* input still needed */
+	int64_t				 index_adjust;	/* a woken parser's */
+	char				 handshake[2 * GW_DIGEST_LEN + 1];
+	size_t				 handshake_len;
+	int				 handshake_bad;
+	const char			*stop_condition;
+	const char			*stop_reason;
+	/* The header, as a parser made anew needs it (stream_wake). */
+	char				*root_qname;
+	int				 hdr_stream_decl;
+	/* Prefixes the peer declared on its header, for its stanzas. */
+	struct splice			 splice;
+	/* The current stanza. */
+	uint64_t			 st_start;
+	uint64_t			 st_end;
+	size_t				 st_name_len;
+	int				 st_pending;	/* held, to offer again */
+	char				 domain[GW_NAME_MAX];
+};
+
 static void XMLCALL	stream_start(void *, const XML_Char *,
 			    const XML_Char **);
 static void XMLCALL	stream_end(void *, const XML_Char *);
@@ -67,17 +121,18 @@ static void XMLCALL	stream_entity(void *, const XML_Char *, int,
 			    const XML_Char *, int, const XML_Char *,
 			    const XML_Char *, const XML_Char *,
 			    const XML_Char *);
-static void		stream_parsed(struct conn *, enum XML_Status);
-static void		stream_stop(struct conn *, const char *,
+static void		stream_parsed(struct stream *, enum XML_Status);
+static void		stream_stop(struct stream *, const char *,
 			    const char *);
-static void		stream_header(struct conn *, const XML_Char *,
+static void		stream_header(struct stream *, const XML_Char *,
 			    const XML_Char **);
-static void		stream_check_size(struct conn *);
-static void		stream_splice_add(struct conn *, const char *,
-			    const char *);
+static void		stream_stanza_start(struct stream *, const XML_Char *,
+			    const XML_Char **);
+static void		stream_check_size(struct stream *);
+static int		stream_offer(struct stream *);
 
-XML_Parser
-stream_parser_new(struct conn *c)
+static XML_Parser
+stream_parser_new(struct stream *st)
 {
 	XML_Parser	p;
 
@@ -87,7 +142,7 @@ stream_parser_new(struct conn *c)
 	XML_SetHashSalt(p, arc4random());
 	if (XML_SetReparseDeferralEnabled != NULL)
 		XML_SetReparseDeferralEnabled(p, XML_FALSE);
-	XML_SetUserData(p, c);
+	XML_SetUserData(p, st);
 	XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
 	XML_SetElementHandler(p, stream_start, stream_end);
 	XML_SetCharacterDataHandler(p, stream_text);
@@ -101,28 +156,117 @@ stream_parser_new(struct conn *c)
 	return (p);
 }
 
+/* What expat needs of the system, before the sandbox closes it. */
+int
+stream_preinit(void)
+{
+	XML_Parser	p;
+
+	if ((p = XML_ParserCreateNS("UTF-8", NS_SEP)) == NULL)
+		return (-1);
+	XML_ParserFree(p);
+	return (0);
+}
+
+struct stream *
+stream_new(const struct stream_ops *ops, void *arg,
+    const struct stream_limits *limits)
+{
+	struct stream	*st;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return (NULL);
+	if ((st->parser = stream_parser_new(st)) == NULL) {
+		free(st);
+		return (NULL);
+	}
+	st->ops = ops;
+	st->arg = arg;
+	st->limits = limits;
+	st->state = STREAM_HEADER;
+	return (st);
+}
+
+void
+stream_free(struct stream *st)
+{
+	if (st == NULL)
+		return;
+	if (st->parser != NULL)
+		XML_ParserFree(st->parser);
+	free(st->root_qname);
+	splice_free(&st->splice);
+	free(st);
+}
+
+enum stream_state
+stream_state(const struct stream *st)
+{
+	return (st->state);
+}
+
+/* Paused until its owner says so: it reads nothing meanwhile. */
+int
+stream_waiting(const struct stream *st)
+{
+	return (st->state != STREAM_CLOSING && st->wait != WAIT_NONE);
+}
+
+const char *
+stream_domain(const struct stream *st)
+{
+	return (st->domain);
+}
+
+void
+stream_set_max_stanza(struct stream *st, uint32_t max)
+{
+	st->max_stanza = max;
+}
+
+/* The raw bytes of the stream at an offset the parser has seen. */
+static const char *
+stream_raw(struct stream *st, uint64_t off)
+{
+	if (off < st->view_base || off > st->view_base + st->view_len)
+		fatalx("%s: %s: offset %llu outside the input", __func__,
+		    st->ops->label(st->arg), (unsigned long long)off);
+	return (st->view + (off - st->view_base));
+}
+
 /*
  * Where the parser is, as an offset in the stream: a parser made anew
  * after a rest (stream_wake) counts from its own start.
  */
-uint64_t
-stream_index(struct conn *c)
+static uint64_t
+stream_index(struct stream *st)
 {
-	return (XML_GetCurrentByteIndex(c->parser) + c->index_adjust);
+	return (XML_GetCurrentByteIndex(st->parser) + st->index_adjust);
+}
+
+/* Between stanzas, nothing held, nothing waited for: it may rest. */
+int
+stream_can_rest(const struct stream *st)
+{
+	return (st->state == STREAM_OPEN && st->parser != NULL &&
+	    !st->suspended && st->wait == WAIT_NONE && st->depth == 1 &&
+	    !st->st_pending);
 }
 
 /*
  * An authenticated stream that rests between stanzas gives up its parser,
- * most of what an idle connection costs.  Nothing of the stream's state
- * is lost: between stanzas it is only the header's declarations.
+ * most of what an idle stream costs.  Nothing of the stream's state is
+ * lost: between stanzas it is only the header's declarations.
  */
 void
-stream_hibernate(struct conn *c)
+stream_rest(struct stream *st)
 {
-	log_debug("connection %u for %s rests: parser released", c->id,
-	    c->domain);
-	XML_ParserFree(c->parser);
-	c->parser = NULL;
+	if (!stream_can_rest(st))
+		return;
+	log_debug("%s for %s rests: parser released",
+	    st->ops->label(st->arg), st->domain);
+	XML_ParserFree(st->parser);
+	st->parser = NULL;
 }
 
 /*
@@ -131,77 +275,118 @@ stream_hibernate(struct conn *c)
  * they meant, and the closing tag matches.
  */
 static int
-stream_wake(struct conn *c)
+stream_wake(struct stream *st)
 {
 	enum XML_Status	 status;
 	char		*hdr;
 	int		 len;
 
-	if ((c->parser = stream_parser_new(c)) == NULL)
+	if ((st->parser = stream_parser_new(st)) == NULL)
 		return (-1);
 	len = asprintf(&hdr, "<%s xmlns='" NS_COMPONENT "'%s%s>",
-	    c->root_qname, c->hdr_stream_decl ? " xmlns:stream='" NS_STREAMS
-	    "'" : "", c->splice != NULL ? c->splice : "");
+	    st->root_qname, st->hdr_stream_decl ? " xmlns:stream='"
+	    NS_STREAMS "'" : "", st->splice.decls != NULL ? st->splice.decls :
+	    "");
 	if (len == -1)
 		fatal("%s", __func__);
-	c->index_adjust = c->bytes_in - len;
-	c->depth = 0;
-	c->waking = 1;
-	c->in_parse = 1;
-	status = XML_Parse(c->parser, hdr, len, XML_FALSE);
-	c->in_parse = 0;
-	c->waking = 0;
+	st->index_adjust = st->fed - len;
+	st->depth = 0;
+	st->waking = 1;
+	st->in_parse = 1;
+	status = XML_Parse(st->parser, hdr, len, XML_FALSE);
+	st->in_parse = 0;
+	st->waking = 0;
 	free(hdr);
-	if (status != XML_STATUS_OK || c->depth != 1)
-		fatalx("%s: connection %u: cannot restore its stream", __func__,
-		    c->id);
+	if (status != XML_STATUS_OK || st->depth != 1)
+		fatalx("%s: %s: cannot restore its stream", __func__,
+		    st->ops->label(st->arg));
 	return (0);
 }
 
 /*
  * Feeds the parser what the view holds beyond what it has had, in small
  * slices: expat copies its input into a buffer of its own that never
- * shrinks, so small slices keep every connection's parser small.  Stops
- * when the parser pauses or the stream ends; the rest stays in the view
- * (engine.c keeps it) for when the parser goes on.
+ * shrinks, so small slices keep every stream's parser small.  Stops
+ * when the parser pauses or the stream ends; the rest stays in the
+ * caller's buffer for when the parser goes on.
  */
-void
-stream_feed(struct conn *c)
+static void
+stream_feed(struct stream *st)
 {
 	enum XML_Status	status;
-	uint64_t	end = c->view.base + c->view.len;
+	uint64_t	end = st->view_base + st->view_len;
 	size_t		n;
 
-	if (c->parser == NULL && c->bytes_in < end && stream_wake(c) == -1) {
-		stream_error(c, "internal-server-error", "no memory");
+	if (st->parser == NULL && st->fed < end && stream_wake(st) == -1) {
+		stream_error(st, "internal-server-error", "no memory");
 		return;
 	}
-	while (!c->suspended && !c->dead && c->state != CONN_CLOSING &&
-	    c->bytes_in < end) {
-		n = end - c->bytes_in;
+	while (!st->suspended && st->state != STREAM_CLOSING &&
+	    st->fed < end) {
+		n = end - st->fed;
 		if (n > STREAM_SLICE)
 			n = STREAM_SLICE;
-		c->in_parse = 1;
-		status = XML_Parse(c->parser, stream_raw(c, c->bytes_in),
-		    (int)n, XML_FALSE);
-		c->in_parse = 0;
-		c->bytes_in += n;
-		stream_parsed(c, status);
+		st->in_parse = 1;
+		status = XML_Parse(st->parser, stream_raw(st, st->fed), (int)n,
+		    XML_FALSE);
+		st->in_parse = 0;
+		st->fed += n;
+		stream_parsed(st, status);
 	}
 }
 
-void
-stream_resume(struct conn *c)
+/* Its owner let it go on: the held stanza first, then the parser. */
+static void
+stream_resume(struct stream *st)
 {
 	enum XML_Status	status;
 
-	if (!c->suspended)
+	if (st->st_pending && stream_offer(st) == -1)
 		return;
-	c->suspended = 0;
-	c->in_parse = 1;
-	status = XML_ResumeParser(c->parser);
-	c->in_parse = 0;
-	stream_parsed(c, status);
+	if (st->wait != WAIT_NONE || st->state == STREAM_CLOSING)
+		return;
+	st->suspended = 0;
+	st->in_parse = 1;
+	status = XML_ResumeParser(st->parser);
+	st->in_parse = 0;
+	stream_parsed(st, status);
+}
+
+/*
+ * The caller's bytes, data[0] being the stream's byte at offset base:
+ * parses what it has not yet, unless it waits.  Returns the offset from
+ * which the caller must keep the bytes and hand them again.
+ */
+uint64_t
+stream_input(struct stream *st, const char *data, uint64_t base, size_t len)
+{
+	if (st->state == STREAM_CLOSING)
+		return (base + len);
+	if (base > st->boundary || base + len < st->fed)
+		fatalx("%s: %s: input at %llu, %zu bytes, but %llu needed",
+		    __func__, st->ops->label(st->arg),
+		    (unsigned long long)base, len,
+		    (unsigned long long)st->boundary);
+	st->view = data;
+	st->view_base = base;
+	st->view_len = len;
+	if (st->wait == WAIT_NONE) {
+		if (st->suspended)
+			stream_resume(st);
+		stream_feed(st);
+	}
+	st->view = NULL;
+	if (st->state == STREAM_CLOSING)
+		return (base + len);
+	return (st->boundary);
+}
+
+/* Its owner's pause (STANZA_HOLD, STANZA_DONE_PAUSE) is over. */
+void
+stream_go(struct stream *st)
+{
+	if (st->wait == WAIT_ROUTE)
+		st->wait = WAIT_NONE;
 }
 
 static const char *
@@ -221,36 +406,35 @@ stream_parse_condition(enum XML_Error code)
 }
 
 static void
-stream_parsed(struct conn *c, enum XML_Status status)
+stream_parsed(struct stream *st, enum XML_Status status)
 {
 	XML_ParsingStatus	ps;
 	enum XML_Error		code;
 
-	if (c->stop_condition != NULL) {
+	if (st->stop_condition != NULL) {
 		/* A handler found something wrong and stopped the parser. */
-		stream_error(c, c->stop_condition, "%s", c->stop_reason);
+		stream_error(st, st->stop_condition, "%s", st->stop_reason);
 		return;
 	}
 	switch (status) {
 	case XML_STATUS_ERROR:
-		if (c->state == CONN_CLOSING)
+		if (st->state == STREAM_CLOSING)
 			return;
-		code = XML_GetErrorCode(c->parser);
-		stream_error(c, stream_parse_condition(code), "%s at byte %lld",
-		    XML_ErrorString(code),
-		    (long long)stream_index(c));
+		code = XML_GetErrorCode(st->parser);
+		stream_error(st, stream_parse_condition(code), "%s at byte %lld",
+		    XML_ErrorString(code), (long long)stream_index(st));
 		return;
 	case XML_STATUS_SUSPENDED:
-		c->suspended = 1;
+		st->suspended = 1;
 		return;
 	default:
 		break;
 	}
-	XML_GetParsingStatus(c->parser, &ps);
-	if (ps.parsing == XML_FINISHED && c->state != CONN_CLOSING)
-		stream_error(c, "not-well-formed", "input after the stream");
-	else if (c->state != CONN_CLOSING)
-		stream_check_size(c);
+	XML_GetParsingStatus(st->parser, &ps);
+	if (ps.parsing == XML_FINISHED && st->state != STREAM_CLOSING)
+		stream_error(st, "not-well-formed", "input after the stream");
+	else if (st->state != STREAM_CLOSING)
+		stream_check_size(st);
 }
 
 /*
@@ -258,13 +442,22 @@ stream_parsed(struct conn *c, enum XML_Status status)
  * is sent once XML_Parse has returned.
  */
 static void
-stream_stop(struct conn *c, const char *condition, const char *reason)
+stream_stop(struct stream *st, const char *condition, const char *reason)
 {
-	if (c->stop_condition != NULL)
+	if (st->stop_condition != NULL)
 		return;
-	c->stop_condition = condition;
-	c->stop_reason = reason;
-	XML_StopParser(c->parser, XML_FALSE);
+	st->stop_condition = condition;
+	st->stop_reason = reason;
+	XML_StopParser(st->parser, XML_FALSE);
+}
+
+/* From a handler: wait for the owner; parsing goes on when it says. */
+static void
+stream_pause(struct stream *st, enum stream_wait wait)
+{
+	st->wait = wait;
+	if (st->in_parse)
+		XML_StopParser(st->parser, XML_TRUE);
 }
 
 /*
@@ -295,15 +488,25 @@ header_format(char *buf, size_t size, const char *from, const char *id)
 }
 
 static void
-stream_send_header(struct conn *c, const char *id)
+stream_send_header(struct stream *st, const char *id)
 {
 	char	buf[256 + GW_NAME_MAX];
 	int	len;
 
-	len = header_format(buf, sizeof(buf), id != NULL ? c->domain : NULL,
+	len = header_format(buf, sizeof(buf), id != NULL ? st->domain : NULL,
 	    id);
-	conn_write(c, buf, len);
-	c->header_sent = 1;
+	st->ops->output(st->arg, buf, len);
+	st->header_sent = 1;
+}
+
+/* Our closing tag is out: no more input, and the owner closes. */
+static void
+stream_closing(struct stream *st)
+{
+	st->state = STREAM_CLOSING;
+	if (st->in_parse)
+		XML_StopParser(st->parser, XML_FALSE);
+	st->ops->closing(st->arg);
 }
 
 /*
@@ -312,53 +515,56 @@ stream_send_header(struct conn *c, const char *id)
  * reason goes to the log, never to the peer.
  */
 void
-stream_error(struct conn *c, const char *condition, const char *fmt, ...)
+stream_error(struct stream *st, const char *condition, const char *fmt, ...)
 {
 	char	buf[256], reason[256];
 	va_list	ap;
 	int	len;
 
-	if (c->state == CONN_CLOSING)
+	if (st->state == STREAM_CLOSING)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	log_info("connection %u from %s%s%s: %s (%s)", c->id, c->peername,
-	    c->domain[0] != '\0' ? " for " : "", c->domain, condition, reason);
+	log_info("%s%s%s: %s (%s)", st->ops->label(st->arg),
+	    st->domain[0] != '\0' ? " for " : "", st->domain, condition,
+	    reason);
 
-	if (!c->header_sent)
-		stream_send_header(c, NULL);
+	if (!st->header_sent)
+		stream_send_header(st, NULL);
 	len = snprintf(buf, sizeof(buf), "<stream:error><%s xmlns='"
 	    NS_ERRORS "'/></stream:error></stream:stream>", condition);
 	if (len < 0 || (size_t)len >= sizeof(buf))
 		fatalx("%s: condition too long", __func__);
-	conn_write(c, buf, len);
-	c->state = CONN_CLOSING;
-	if (c->in_parse)
-		XML_StopParser(c->parser, XML_FALSE);
-	conn_close_after_flush(c);
+	st->ops->output(st->arg, buf, len);
+	stream_closing(st);
 }
 
 /* The peer ended its stream: answer with ours and close. */
 static void
-stream_close(struct conn *c, const char *why)
+stream_close(struct stream *st, const char *why)
 {
-	log_info("connection %u from %s%s%s: %s", c->id, c->peername,
-	    c->domain[0] != '\0' ? " for " : "", c->domain, why);
-	if (!c->header_sent)
-		stream_send_header(c, NULL);
-	conn_write(c, "</stream:stream>", 16);
-	c->state = CONN_CLOSING;
-	if (c->in_parse)
-		XML_StopParser(c->parser, XML_FALSE);
-	conn_close_after_flush(c);
+	log_info("%s%s%s: %s", st->ops->label(st->arg),
+	    st->domain[0] != '\0' ? " for " : "", st->domain, why);
+	if (!st->header_sent)
+		stream_send_header(st, NULL);
+	st->ops->output(st->arg, "</stream:stream>", 16);
+	stream_closing(st);
 }
 
 void
-stream_peer_closed(struct conn *c)
+stream_peer_closed(struct stream *st)
 {
-	if (c->state != CONN_CLOSING)
-		stream_close(c, "connection closed by the peer");
+	if (st->state != STREAM_CLOSING)
+		stream_close(st, "connection closed by the peer");
+}
+
+/* White space between stanzas: a dead peer shows, middleboxes keep it. */
+void
+stream_keepalive(struct stream *st)
+{
+	if (st->state == STREAM_OPEN)
+		st->ops->output(st->arg, " ", 1);
 }
 
 /*
@@ -367,78 +573,56 @@ stream_peer_closed(struct conn *c)
  * start tag that expat is still buffering.
  */
 static void
-stream_check_size(struct conn *c)
+stream_check_size(struct stream *st)
 {
-	const struct gw_global	*g = &engine_running->global;
-	uint64_t		 pos, max = g->max_stanza;
+	const struct stream_limits	*l = st->limits;
+	uint64_t			 pos, max = l->max_stanza;
+	const char			*reason = NULL;
 
-	if (c->comp != NULL && c->comp->conf.max_stanza != 0)
-		max = c->comp->conf.max_stanza;
-	pos = c->in_parse ? stream_index(c) :
-	    c->bytes_in;
-	if (c->state < CONN_OPEN && c->bytes_in > g->max_preauth) {
-		if (c->in_parse)
-			stream_stop(c, "policy-violation",
-			    "too many bytes before authentication");
-		else
-			stream_error(c, "policy-violation",
-			    "too many bytes before authentication");
-	} else if (pos > c->boundary && pos - c->boundary > max) {
-		if (c->in_parse)
-			stream_stop(c, "policy-violation", "stanza too big");
-		else
-			stream_error(c, "policy-violation", "stanza too big");
-	}
+	if (st->max_stanza != 0)
+		max = st->max_stanza;
+	pos = st->in_parse ? stream_index(st) : st->fed;
+	if (st->state < STREAM_OPEN && st->fed > l->max_preauth)
+		reason = "too many bytes before authentication";
+	else if (pos > st->boundary && pos - st->boundary > max)
+		reason = "stanza too big";
+	if (reason == NULL)
+		return;
+	if (st->in_parse)
+		stream_stop(st, "policy-violation", reason);
+	else
+		stream_error(st, "policy-violation", "%s", reason);
 }
 
 /*
- * A declaration on the peer's header that its stanzas may use: our
- * header towards their destination does not have it, so forwarding adds
- * it to each stanza's start tag.
+ * The current stanza to the owner.  Returns -1 when it is held or the
+ * owner wants a pause: the stream waits for stream_go.
  */
-static void
-stream_splice_add(struct conn *c, const char *prefix, const char *uri)
+static int
+stream_offer(struct stream *st)
 {
-	const char	*s;
-	char		*p;
-	size_t		 need = 16 + strlen(prefix) + 6 * strlen(uri ? uri : "");
+	struct stanza		s;
+	enum stanza_verdict	v;
 
-	if ((p = realloc(c->splice, c->splice_len + need)) == NULL)
-		fatal("%s", __func__);
-	c->splice = p;
-	c->splice_len += snprintf(p + c->splice_len, need, " %s%s='",
-	    strcmp(prefix, "xml:lang") == 0 ? "" : "xmlns:", prefix);
-	for (s = uri != NULL ? uri : ""; *s != '\0'; s++) {
-		switch (*s) {
-		case '&':
-			c->splice_len += snprintf(p + c->splice_len, 6, "&amp;");
-			break;
-		case '<':
-			c->splice_len += snprintf(p + c->splice_len, 5, "&lt;");
-			break;
-		case '\'':
-			c->splice_len += snprintf(p + c->splice_len, 7,
-			    "&apos;");
-			break;
-		default:
-			p[c->splice_len++] = *s;
-		}
+	memset(&s, 0, sizeof(s));
+	s.raw = stream_raw(st, st->st_start);
+	s.len = st->st_end - st->st_start;
+	s.name_len = st->st_name_len;
+	s.hdr_decls = st->splice.decls;
+	s.decls = splice_for_stanza(&st->splice, &s.decls_len);
+	if ((v = st->ops->stanza(st->arg, &s)) == STANZA_HOLD) {
+		st->st_pending = 1;
+		stream_pause(st, WAIT_ROUTE);
+		return (-1);
 	}
-	p[c->splice_len++] = '\'';
-	p[c->splice_len] = '\0';
-}
-
-/* Does the splice declare prefix (or, for "xml:lang", carry one)? */
-int
-splice_has(const char *splice, const char *prefix)
-{
-	char	key[GW_NAME_MAX + 16];
-
-	if (strcmp(prefix, "xml:lang") == 0)
-		strlcpy(key, " xml:lang='", sizeof(key));
-	else
-		snprintf(key, sizeof(key), " xmlns:%s='", prefix);
-	return (strstr(splice, key) != NULL);
+	st->st_pending = 0;
+	st->boundary = st->st_end;
+	splice_stanza_done(&st->splice);
+	if (v == STANZA_DONE_PAUSE) {
+		stream_pause(st, WAIT_ROUTE);
+		return (-1);
+	}
+	return (0);
 }
 
 /* "uri local" of a namespaced name: does it name ns:local? */
@@ -452,7 +636,7 @@ name_is(const XML_Char *name, const char *ns, const char *local)
 }
 
 /* The value of an attribute of a start tag, or NULL. */
-const XML_Char *
+static const XML_Char *
 xml_attr(const XML_Char **attrs, const char *name)
 {
 	for (; attrs[0] != NULL; attrs += 2)
@@ -461,117 +645,170 @@ xml_attr(const XML_Char **attrs, const char *name)
 	return (NULL);
 }
 
+/* The length of the element's name as written at the start of its tag. */
+static size_t
+tag_name_len(const char *raw, size_t taglen)
+{
+	size_t	i;
+
+	for (i = 1; i < taglen && raw[i] != ' ' && raw[i] != '\t' &&
+	    raw[i] != '\r' && raw[i] != '\n' && raw[i] != '/' &&
+	    raw[i] != '>'; i++)
+		;
+	return (i - 1);
+}
+
 static void XMLCALL
 stream_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 {
-	struct conn		*c = arg;
-	const struct gw_global	*g = &engine_running->global;
-	const char		*condition, *reason;
-	size_t			 nattrs = 0;
+	struct stream	*st = arg;
+	size_t		 nattrs = 0;
 
 	/* Stopped: expat may still report the end of an empty element. */
-	if (c->state == CONN_CLOSING || c->stop_condition != NULL)
+	if (st->state == STREAM_CLOSING || st->stop_condition != NULL)
 		return;
-	c->depth++;
-	if (c->depth == 1) {
-		if (!c->waking)
-			stream_header(c, name, attrs);
+	st->depth++;
+	if (st->depth == 1) {
+		if (!st->waking)
+			stream_header(st, name, attrs);
 		return;
 	}
 	while (attrs[2 * nattrs] != NULL)
 		nattrs++;
-	if (nattrs > g->max_attrs) {
-		stream_stop(c, "policy-violation", "too many attributes");
+	if (nattrs > st->limits->max_attrs) {
+		stream_stop(st, "policy-violation", "too many attributes");
 		return;
 	}
-	if (c->depth - 1 > g->max_depth) {
-		stream_stop(c, "policy-violation", "elements nested too deep");
+	if (st->depth - 1 > st->limits->max_depth) {
+		stream_stop(st, "policy-violation", "elements nested too deep");
 		return;
 	}
-	if (c->depth == 2) {
-		c->boundary = stream_index(c);
+	if (st->depth == 2) {
+		st->boundary = stream_index(st);
 		if (name_is(name, NS_STREAMS, "error")) {
-			c->peer_error = 1;
+			st->peer_error = 1;
 			return;
 		}
 	}
-	if (c->peer_error) {
-		if (c->depth == 3 && strncmp(name, NS_ERRORS " ",
+	if (st->peer_error) {
+		if (st->depth == 3 && strncmp(name, NS_ERRORS " ",
 		    sizeof(NS_ERRORS)) == 0)
-			log_info("connection %u from %s: the peer sent the "
-			    "stream error %.64s", c->id, c->peername,
-			    name + sizeof(NS_ERRORS));
+			log_info("%s: the peer sent the stream error %.64s",
+			    st->ops->label(st->arg), name + sizeof(NS_ERRORS));
 		return;
 	}
 
-	switch (c->state) {
-	case CONN_HANDSHAKE:
+	switch (st->state) {
+	case STREAM_HANDSHAKE:
 		/* The first element must be the handshake, without children. */
-		if (c->depth != 2 || !name_is(name, NS_COMPONENT, "handshake"))
-			stream_stop(c, "not-authorized",
+		if (st->depth != 2 || !name_is(name, NS_COMPONENT, "handshake"))
+			stream_stop(st, "not-authorized",
 			    "element other than a handshake");
 		break;
-	case CONN_OPEN:
-		if (c->depth != 2)
+	case STREAM_OPEN:
+		if (st->depth != 2)
 			break;
 		if (name_is(name, NS_COMPONENT, "handshake"))
-			stream_stop(c, "bad-format", "second handshake");
-		else if ((condition = router_stanza_start(c, name, attrs,
-		    &reason)) != NULL)
-			stream_stop(c, condition, reason);
+			stream_stop(st, "bad-format", "second handshake");
+		else
+			stream_stanza_start(st, name, attrs);
 		break;
 	default:
-		stream_stop(c, "not-authorized", "element before the handshake");
+		stream_stop(st, "not-authorized", "element before the handshake");
 		break;
 	}
-	if (c->stop_condition == NULL)
-		stream_check_size(c);
+	if (st->stop_condition == NULL)
+		stream_check_size(st);
+}
+
+/* A stanza's start tag: what it is, and whether its owner takes it. */
+static void
+stream_stanza_start(struct stream *st, const XML_Char *name,
+    const XML_Char **attrs)
+{
+	struct stanza_head	 head;
+	const char		*condition, *reason = NULL;
+	const char		*local = name + sizeof(NS_COMPONENT);
+
+	memset(&head, 0, sizeof(head));
+	if (strncmp(name, NS_COMPONENT " ", sizeof(NS_COMPONENT)) != 0)
+		head.kind = 0;
+	else if (strcmp(local, "message") == 0)
+		head.kind = STANZA_MESSAGE;
+	else if (strcmp(local, "presence") == 0)
+		head.kind = STANZA_PRESENCE;
+	else if (strcmp(local, "iq") == 0)
+		head.kind = STANZA_IQ;
+	if (head.kind == 0) {
+		stream_stop(st, "unsupported-stanza-type",
+		    "not a message, presence or iq");
+		return;
+	}
+	head.from = xml_attr(attrs, "from");
+	head.to = xml_attr(attrs, "to");
+	if ((condition = st->ops->stanza_start(st->arg, &head,
+	    &reason)) != NULL) {
+		stream_stop(st, condition, reason != NULL ? reason : condition);
+		return;
+	}
+	if (xml_attr(attrs, NS_XML " lang") != NULL)
+		splice_redeclare(&st->splice, "xml:lang");
+	/* Where the splice goes: just after the element's name. */
+	st->st_start = stream_index(st);
+	st->st_name_len = tag_name_len(stream_raw(st, st->st_start),
+	    XML_GetCurrentByteCount(st->parser));
+}
+
+static void
+stream_handshake_end(struct stream *st)
+{
+	uint8_t	digest[GW_DIGEST_LEN];
+
+	if (st->handshake_bad || hex_decode(st->handshake,
+	    st->handshake_len, digest, sizeof(digest)) == -1) {
+		stream_stop(st, "not-authorized", "malformed handshake");
+		return;
+	}
+	st->state = STREAM_AUTHWAIT;
+	if (st->ops->handshake(st->arg, digest) == -1) {
+		explicit_bzero(digest, sizeof(digest));
+		stream_stop(st, "internal-server-error", "authd unreachable");
+		return;
+	}
+	explicit_bzero(digest, sizeof(digest));
+	/* Nothing more is parsed until the verdict. */
+	stream_pause(st, WAIT_VERDICT);
 }
 
 static void XMLCALL
 stream_end(void *arg, const XML_Char *name)
 {
-	struct conn	*c = arg;
-	uint8_t		 digest[GW_DIGEST_LEN];
+	struct stream	*st = arg;
 
 	(void)name;
-	if (c->state == CONN_CLOSING || c->stop_condition != NULL)
+	if (st->state == STREAM_CLOSING || st->stop_condition != NULL)
 		return;
-	if (c->depth-- == 1) {
-		stream_close(c, "the peer closed its stream");
+	if (st->depth-- == 1) {
+		stream_close(st, "the peer closed its stream");
 		return;
 	}
-	if (c->depth != 1)
+	if (st->depth != 1)
 		return;
 
 	/* The end of a top-level element. */
-	c->boundary = stream_index(c) +
-	    XML_GetCurrentByteCount(c->parser);
-	if (c->peer_error) {
-		stream_close(c, "the peer sent a stream error");
+	st->boundary = stream_index(st) + XML_GetCurrentByteCount(st->parser);
+	if (st->peer_error) {
+		stream_close(st, "the peer sent a stream error");
 		return;
 	}
-	switch (c->state) {
-	case CONN_HANDSHAKE:
-		if (c->handshake_bad || hex_decode(c->handshake,
-		    c->handshake_len, digest, sizeof(digest)) == -1) {
-			stream_stop(c, "not-authorized", "malformed handshake");
-			return;
-		}
-		c->state = CONN_AUTHWAIT;
-		if (engine_auth_handshake(c, digest) == -1) {
-			stream_stop(c, "internal-server-error",
-			    "authd unreachable");
-			return;
-		}
-		explicit_bzero(digest, sizeof(digest));
-		/* Nothing more is parsed until authd has answered. */
-		XML_StopParser(c->parser, XML_TRUE);
+	switch (st->state) {
+	case STREAM_HANDSHAKE:
+		stream_handshake_end(st);
 		break;
-	case CONN_OPEN:
-		c->st_end = c->boundary;
-		c->boundary = c->st_start;	/* until it is routed */
-		router_stanza_end(c);
+	case STREAM_OPEN:
+		st->st_end = st->boundary;
+		st->boundary = st->st_start;	/* until it is taken */
+		(void)stream_offer(st);
 		break;
 	default:
 		break;
@@ -593,85 +830,69 @@ is_space(const XML_Char *s, int len)
 static void XMLCALL
 stream_text(void *arg, const XML_Char *s, int len)
 {
-	struct conn	*c = arg;
+	struct stream	*st = arg;
 
-	if (c->state == CONN_CLOSING || c->peer_error ||
-	    c->stop_condition != NULL)
+	if (st->state == STREAM_CLOSING || st->peer_error ||
+	    st->stop_condition != NULL)
 		return;
-	if (c->depth == 1) {
+	if (st->depth == 1) {
 		/* Between stanzas only white space (keepalives) may come. */
 		if (!is_space(s, len))
-			stream_stop(c, "bad-format", "text between stanzas");
+			stream_stop(st, "bad-format", "text between stanzas");
 		else
-			c->boundary = stream_index(c) +
-			    XML_GetCurrentByteCount(c->parser);
+			st->boundary = stream_index(st) +
+			    XML_GetCurrentByteCount(st->parser);
 		return;
 	}
-	if (c->state == CONN_HANDSHAKE) {
-		if (c->depth != 2 || c->handshake_len + len >
-		    sizeof(c->handshake) - 1) {
-			c->handshake_bad = 1;
+	if (st->state == STREAM_HANDSHAKE) {
+		if (st->depth != 2 || st->handshake_len + len >
+		    sizeof(st->handshake) - 1) {
+			st->handshake_bad = 1;
 			return;
 		}
-		memcpy(c->handshake + c->handshake_len, s, len);
-		c->handshake_len += len;
-		c->handshake[c->handshake_len] = '\0';
+		memcpy(st->handshake + st->handshake_len, s, len);
+		st->handshake_len += len;
+		st->handshake[st->handshake_len] = '\0';
 		return;
 	}
-	stream_check_size(c);
+	stream_check_size(st);
 }
 
 static void XMLCALL
 stream_nsdecl(void *arg, const XML_Char *prefix, const XML_Char *uri)
 {
-	struct conn	*c = arg;
+	struct stream	*st = arg;
 
 	/* Declarations of the stream header itself: depth is still 0. */
-	if (c->depth == 0) {
-		if (c->waking)
+	if (st->depth == 0) {
+		if (st->waking)
 			return;
 		if (prefix == NULL && uri != NULL &&
 		    strcmp(uri, NS_COMPONENT) == 0)
-			c->default_ns_ok = 1;
+			st->default_ns_ok = 1;
 		else if (prefix != NULL && strcmp(prefix, "stream") == 0 &&
 		    uri != NULL && strcmp(uri, NS_STREAMS) == 0)
-			c->hdr_stream_decl = 1;
+			st->hdr_stream_decl = 1;
 		else if (prefix != NULL)
-			stream_splice_add(c, prefix, uri);
+			splice_add(&st->splice, prefix, uri);
 		return;
 	}
 	/* A stanza that declares a prefix of the header keeps its own. */
-	if (c->depth == 1 && prefix != NULL && c->splice_len > 0 &&
-	    splice_has(c->splice, prefix))
-		stream_redeclared(c, prefix);
-}
-
-/* Remembers, for this stanza, a header prefix it declares itself. */
-void
-stream_redeclared(struct conn *c, const char *prefix)
-{
-	size_t	 len = strlen(prefix);
-	char	*p;
-
-	if ((p = realloc(c->st_redecl, c->st_redecl_len + len + 2)) == NULL)
-		fatal("%s", __func__);
-	c->st_redecl = p;
-	memcpy(p + c->st_redecl_len, prefix, len + 1);
-	c->st_redecl_len += len + 1;
-	c->st_redeclares = 1;
+	if (st->depth == 1 && prefix != NULL)
+		splice_redeclare(&st->splice, prefix);
 }
 
 static void XMLCALL
 stream_xmldecl(void *arg, const XML_Char *version, const XML_Char *encoding,
     int standalone)
 {
-	struct conn	*c = arg;
+	struct stream	*st = arg;
 
 	(void)standalone;
 	if (version != NULL && strcmp(version, "1.0") != 0)
-		stream_stop(c, "unsupported-version", "XML version not 1.0");
+		stream_stop(st, "unsupported-version", "XML version not 1.0");
 	else if (encoding != NULL && strcasecmp(encoding, "UTF-8") != 0)
-		stream_stop(c, "unsupported-encoding", "encoding not UTF-8");
+		stream_stop(st, "unsupported-encoding", "encoding not UTF-8");
 }
 
 static void XMLCALL
@@ -732,112 +953,111 @@ version_ok(const char *v)
 	return (major <= 1);
 }
 
+/* The header's to: a domain, no more, normalised. */
+static int
+stream_header_to(struct stream *st, const XML_Char *to)
+{
+	if (strchr(to, '@') != NULL || strchr(to, '/') != NULL ||
+	    strlcpy(st->domain, to, sizeof(st->domain)) >=
+	    sizeof(st->domain) || domain_normalize(st->domain) == -1) {
+		st->domain[0] = '\0';
+		return (-1);
+	}
+	return (0);
+}
+
 /* The peer's stream header, checked in the order of XEP-0114 and RFC 6120. */
 static void
-stream_header(struct conn *c, const XML_Char *name, const XML_Char **attrs)
+stream_header(struct stream *st, const XML_Char *name, const XML_Char **attrs)
 {
-	const XML_Char	*to, *version, *lang;
-	const char	*raw;
-	size_t		 i, taglen;
+	const XML_Char	*to, *lang;
+	const char	*raw, *condition;
+	size_t		 len;
 
 	if (!name_is(name, NS_STREAMS, "stream")) {
-		stream_stop(c, "invalid-namespace", "root is not a stream");
+		stream_stop(st, "invalid-namespace", "root is not a stream");
 		return;
 	}
-	if (!c->default_ns_ok) {
-		stream_stop(c, "invalid-namespace",
+	if (!st->default_ns_ok) {
+		stream_stop(st, "invalid-namespace",
 		    "default namespace is not " NS_COMPONENT);
 		return;
 	}
 	/* Its name as written, for a parser made anew (stream_wake). */
-	raw = stream_raw(c, stream_index(c));
-	taglen = XML_GetCurrentByteCount(c->parser);
-	for (i = 1; i < taglen && raw[i] != ' ' && raw[i] != '\t' &&
-	    raw[i] != '\r' && raw[i] != '\n' && raw[i] != '/' &&
-	    raw[i] != '>'; i++)
-		;
-	if ((c->root_qname = strndup(raw + 1, i - 1)) == NULL)
+	raw = stream_raw(st, stream_index(st));
+	len = tag_name_len(raw, XML_GetCurrentByteCount(st->parser));
+	if ((st->root_qname = strndup(raw + 1, len)) == NULL)
 		fatal("%s", __func__);
 	to = xml_attr(attrs, "to");
 	if (to == NULL || to[0] == '\0') {
-		stream_stop(c, "improper-addressing", "no 'to' in the header");
+		stream_stop(st, "improper-addressing", "no 'to' in the header");
 		return;
 	}
-	if (strchr(to, '@') != NULL || strchr(to, '/') != NULL ||
-	    strlcpy(c->domain, to, sizeof(c->domain)) >= sizeof(c->domain) ||
-	    domain_normalize(c->domain) == -1) {
-		c->domain[0] = '\0';
-		stream_stop(c, "improper-addressing", "'to' is not a domain");
+	if (stream_header_to(st, to) == -1) {
+		stream_stop(st, "improper-addressing", "'to' is not a domain");
 		return;
 	}
-	if (engine_find_component(c->domain) == NULL) {
+	if ((condition = st->ops->domain(st->arg, st->domain)) != NULL) {
 		/* Never echo a name we do not serve. */
-		c->domain[0] = '\0';
-		stream_stop(c, "host-unknown", "no such component");
+		st->domain[0] = '\0';
+		stream_stop(st, condition, "no such component");
 		return;
 	}
-	version = xml_attr(attrs, "version");
-	if (!version_ok(version)) {
-		stream_stop(c, "unsupported-version", "unsupported version");
+	if (!version_ok(xml_attr(attrs, "version"))) {
+		stream_stop(st, "unsupported-version", "unsupported version");
 		return;
 	}
 	if ((lang = xml_attr(attrs, NS_XML " lang")) != NULL)
-		stream_splice_add(c, "xml:lang", lang);
-	c->boundary = stream_index(c) +
-	    XML_GetCurrentByteCount(c->parser);
-	/* authd issues the stream id; parsing waits for it. */
-	c->state = CONN_STREAMID;
-	if (engine_auth_stream(c) == -1) {
-		stream_stop(c, "internal-server-error", "authd unreachable");
+		splice_add(&st->splice, "xml:lang", lang);
+	st->boundary = stream_index(st) + XML_GetCurrentByteCount(st->parser);
+	/* The owner gets the stream id; parsing waits for it. */
+	st->state = STREAM_STREAMID;
+	if (st->ops->want_id(st->arg, st->domain) == -1) {
+		stream_stop(st, "internal-server-error", "authd unreachable");
 		return;
 	}
-	XML_StopParser(c->parser, XML_TRUE);
+	stream_pause(st, WAIT_STREAMID);
 }
 
-/* authd issued the id: our header goes out and the handshake may come. */
+/* The stream id: our header goes out and the handshake may come. */
 void
-stream_streamid(struct conn *c, const char *id)
+stream_streamid(struct stream *st, const char *id)
 {
-	if (c->state != CONN_STREAMID)
+	if (st->state != STREAM_STREAMID)
 		return;
-	stream_send_header(c, id);
-	c->state = CONN_HANDSHAKE;
-	conn_resume(c);
+	stream_send_header(st, id);
+	st->state = STREAM_HANDSHAKE;
+	st->wait = WAIT_NONE;
 }
 
 void
-stream_verdict(struct conn *c, int verdict)
+stream_verdict(struct stream *st, int verdict)
 {
-	if (c->state != CONN_AUTHWAIT)
+	if (st->state != STREAM_AUTHWAIT)
 		return;
 	if (verdict != AUTH_OK) {
-		engine_stats.auth_failures++;
-		stream_error(c, "not-authorized", "wrong secret");
+		stream_error(st, "not-authorized", "wrong secret");
 		return;
 	}
-	conn_authenticated(c);
-	if (router_bind(c) == -1)
-		return;
-	conn_write(c, "<handshake/>", 12);
-	c->state = CONN_OPEN;
-	log_info("connection %u from %s: %s authenticated", c->id,
-	    c->peername, c->domain);
-	conn_resume(c);
+	st->ops->output(st->arg, "<handshake/>", 12);
+	st->state = STREAM_OPEN;
+	st->wait = WAIT_NONE;
+	log_info("%s: %s authenticated", st->ops->label(st->arg), st->domain);
 }
 
 /*
  * A connection refused at once (over a limit): header, condition and
- * closing tag in one write on the fresh socket, which has room for it.
+ * closing tag, for one write on the fresh socket, which has room for it.
  */
-void
-stream_refuse(int fd, const char *condition)
+size_t
+stream_refusal(char *buf, size_t size, const char *condition)
 {
-	char	buf[512];
 	int	len, n;
 
-	len = header_format(buf, sizeof(buf), NULL, NULL);
-	n = snprintf(buf + len, sizeof(buf) - len, "<stream:error><%s xmlns='"
+	len = header_format(buf, size, NULL, NULL);
+	n = snprintf(buf + len, size - len, "<stream:error><%s xmlns='"
 	    NS_ERRORS "'/></stream:error></stream:stream>", condition);
-	if (n > 0 && (size_t)n < sizeof(buf) - len)
-		(void)write(fd, buf, len + n);
+	if (n < 0 || (size_t)n >= size - len)
+		return (0);
+	return (len + n);
 }

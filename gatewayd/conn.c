@@ -1,0 +1,935 @@
+/*
+ * Copyright (c) 2026 The gatewayd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * Connections: sockets, what is kept of their input, their output
+ * queues, timers, close and reap.  Nothing here knows what the bytes
+ * mean.
+ *
+ * Input is read into one shared buffer, unless the connection keeps
+ * bytes already (an unfinished stanza, or what a paused stream has not
+ * parsed): then behind those, in its own buffer, so that what the layer
+ * above needs is always contiguous.  The shared buffer is valid only
+ * during the input event it is handed to: whatever the layer above
+ * still needs is copied out (conn_keep) before the event returns, and
+ * reads never nest (libevent runs one callback at a time; shared_busy
+ * checks it).
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/queue.h>
+#include <sys/tree.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <event.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "compat.h"
+#include "conn.h"
+#include "log.h"
+#include "util.h"
+
+#define CONN_READ_SIZE	16384	/* also what a paused sender holds */
+#define CONN_OUTQ_MIN	4096
+
+/* Unauthenticated connections per source address. */
+struct addr_count {
+	RB_ENTRY(addr_count)	 entry;
+	uint8_t			 addr[16];
+	uint32_t		 count;
+};
+
+/*
+ * Each stanza queued is recorded with its sender (0: gatewayd itself),
+ * so that what is never delivered can go back to whoever sent it.
+ */
+struct qrec {
+	uint64_t		 sender;
+	uint32_t		 len;
+};
+
+struct outq {
+	char			*data;
+	size_t			 off;		/* written so far */
+	size_t			 len;		/* queued, incl. written */
+	size_t			 cap;
+	struct qrec		*recs;		/* a ring */
+	size_t			 rfirst, rnum, rcap;
+	size_t			 rdone;		/* of the first, written */
+};
+
+/* The bytes kept, stream offset in_base onwards. */
+struct inbuf {
+	char			*buf;
+	uint64_t		 base;
+	size_t			 len, cap;
+};
+
+struct conn {
+	RB_ENTRY(conn)		 c_entry;
+	TAILQ_ENTRY(conn)	 c_dirty_entry;	/* output to flush */
+	TAILQ_ENTRY(conn)	 c_dead_entry;
+	uint64_t		 c_id;
+	int			 c_fd;
+	void			*c_arg;
+	struct event		 c_ev_read;
+	struct event		 c_ev_write;
+	struct event		 c_ev_timer;	/* handshake, close grace */
+	struct event		 c_ev_stall;
+	unsigned int		 c_reading:1, c_writing:1, c_dirty:1,
+				 c_want_read:1, c_closing:1, c_shut_wr:1,
+				 c_eof:1, c_dead:1, c_stalled:1, c_watching:1;
+	struct inbuf		 c_in;
+	struct outq		 c_out;
+	size_t			 c_watch_mark;
+	struct addr_count	*c_unauth;	/* counted while set */
+	struct sockaddr_storage	 c_peer;
+	char			 c_peername[64]; /* numeric, with a scope */
+	time_t			 c_last_in;
+	time_t			 c_last_out;
+	struct conn_stats	 c_stats;
+};
+
+RB_HEAD(conn_tree, conn);
+RB_HEAD(addr_tree, addr_count);
+TAILQ_HEAD(conn_list, conn);
+
+static const struct conn_events	*events;
+static struct conn_limits	 limits;
+static struct conn_tree		 conns = RB_INITIALIZER(&conns);
+static struct addr_tree		 unauth_addrs = RB_INITIALIZER(&unauth_addrs);
+static struct conn_list		 dirty = TAILQ_HEAD_INITIALIZER(dirty);
+static struct conn_list		 graveyard =
+				    TAILQ_HEAD_INITIALIZER(graveyard);
+static struct conn_stats	 totals;
+static uint64_t			 next_id = 1;
+static uint32_t			 nconns, nunauth;
+static uint32_t			 fd_limit = 1024, fd_reserved = 16;
+static char			*shared;
+static int			 shared_busy;
+
+static int
+conn_cmp(struct conn *a, struct conn *b)
+{
+	return (a->c_id < b->c_id ? -1 : a->c_id > b->c_id);
+}
+RB_GENERATE_STATIC(conn_tree, conn, c_entry, conn_cmp)
+
+static int
+addr_count_cmp(struct addr_count *a, struct addr_count *b)
+{
+	return (memcmp(a->addr, b->addr, sizeof(a->addr)));
+}
+RB_GENERATE_STATIC(addr_tree, addr_count, entry, addr_count_cmp)
+
+static void	conn_read(int, short, void *);
+static void	conn_writable(int, short, void *);
+static void	conn_timer(int, short, void *);
+static void	conn_stall(int, short, void *);
+static void	conn_sync(struct conn *);
+static void	conn_mark_dirty(struct conn *);
+static void	conn_reap(void);
+
+void
+conn_init(const struct conn_events *ev)
+{
+	events = ev;
+	if (shared == NULL && (shared = malloc(CONN_READ_SIZE)) == NULL)
+		fatal("%s", __func__);
+}
+
+void
+conn_set_limits(const struct conn_limits *l)
+{
+	limits = *l;
+}
+
+/* The descriptor table's size, and how much of it is not ours to use. */
+void
+conn_set_fd_limit(uint32_t limit, uint32_t reserved)
+{
+	fd_limit = limit;
+	fd_reserved = reserved;
+}
+
+/* The limit on connections, whatever the configuration: the fd table. */
+static uint32_t
+conn_max(void)
+{
+	uint32_t	max = limits.max_conns;
+
+	if (fd_limit <= fd_reserved)
+		return (0);
+	if (fd_limit - fd_reserved < max)
+		max = fd_limit - fd_reserved;
+	return (max);
+}
+
+struct conn *
+conn_find(uint64_t id)
+{
+	struct conn	key;
+
+	key.c_id = id;
+	return (RB_FIND(conn_tree, &conns, &key));
+}
+
+struct conn *
+conn_first(void)
+{
+	return (RB_MIN(conn_tree, &conns));
+}
+
+struct conn *
+conn_next(struct conn *c)
+{
+	return (RB_NEXT(conn_tree, &conns, c));
+}
+
+uint32_t
+conn_count(void)
+{
+	return (nconns);
+}
+
+uint32_t
+conn_unauth_count(void)
+{
+	return (nunauth);
+}
+
+/* Of the connections closed so far. */
+const struct conn_stats *
+conn_totals(void)
+{
+	return (&totals);
+}
+
+uint64_t
+conn_id(const struct conn *c)
+{
+	return (c->c_id);
+}
+
+void *
+conn_arg(const struct conn *c)
+{
+	return (c->c_arg);
+}
+
+const char *
+conn_peername(const struct conn *c)
+{
+	return (c->c_peername);
+}
+
+const struct sockaddr_storage *
+conn_peer(const struct conn *c)
+{
+	return (&c->c_peer);
+}
+
+const struct conn_stats *
+conn_stats(const struct conn *c)
+{
+	return (&c->c_stats);
+}
+
+time_t
+conn_idle_in(const struct conn *c)
+{
+	return (monotime() - c->c_last_in);
+}
+
+time_t
+conn_idle_out(const struct conn *c)
+{
+	return (monotime() - c->c_last_out);
+}
+
+size_t
+conn_kept(const struct conn *c)
+{
+	return (c->c_in.len);
+}
+
+static struct addr_count *
+addr_count_get(const struct sockaddr_storage *ss)
+{
+	struct addr_count	 key, *ac;
+
+	sockaddr_key(ss, key.addr);
+	if ((ac = RB_FIND(addr_tree, &unauth_addrs, &key)) != NULL)
+		return (ac);
+	if ((ac = calloc(1, sizeof(*ac))) == NULL)
+		return (NULL);
+	memcpy(ac->addr, key.addr, sizeof(ac->addr));
+	RB_INSERT(addr_tree, &unauth_addrs, ac);
+	return (ac);
+}
+
+/* One connection less from that address; the entry goes with the last. */
+static void
+addr_count_put(struct addr_count *ac)
+{
+	if (ac->count > 0)
+		ac->count--;
+	if (ac->count == 0) {
+		RB_REMOVE(addr_tree, &unauth_addrs, ac);
+		free(ac);
+	}
+}
+
+/* A refused connection gets its reply in one write and is closed. */
+static void
+conn_refuse(int s, const char *host, enum conn_refusal why)
+{
+	char	buf[512];
+	size_t	len;
+
+	if ((len = events->refused(buf, sizeof(buf), host, why)) > 0)
+		(void)write(s, buf, len);
+	close(s);
+}
+
+static enum conn_refusal
+conn_check_limits(const struct sockaddr_storage *ss, struct addr_count **acp)
+{
+	*acp = NULL;
+	if (nconns >= conn_max())
+		return (CONN_REFUSE_FULL);
+	if (nunauth >= limits.max_unauth)
+		return (CONN_REFUSE_UNAUTH);
+	if ((*acp = addr_count_get(ss)) == NULL)
+		return (CONN_REFUSE_NOMEM);
+	if ((*acp)->count >= limits.max_unauth_per_addr)
+		return (CONN_REFUSE_PER_ADDR);
+	return (-1);
+}
+
+/*
+ * A socket just accepted: a connection, unless a limit says no.  Then it
+ * gets its reply at once and is closed, and nobody else notices.
+ */
+void
+conn_new(int s, const struct sockaddr_storage *ss, socklen_t sslen)
+{
+	struct timeval		 tv = { limits.handshake_timeout, 0 };
+	struct addr_count	*ac;
+	struct conn		*c;
+	char			 host[NI_MAXHOST];
+	int			 why;
+
+	if (getnameinfo((const struct sockaddr *)ss, sslen, host,
+	    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
+		strlcpy(host, "?", sizeof(host));
+	if ((why = conn_check_limits(ss, &ac)) == -1 &&
+	    (c = calloc(1, sizeof(*c))) == NULL)
+		why = CONN_REFUSE_NOMEM;
+	if (why == -1) {
+		c->c_id = next_id;
+		c->c_fd = s;
+		c->c_peer = *ss;
+		strlcpy(c->c_peername, host, sizeof(c->c_peername));
+		if ((c->c_arg = events->accepted(c)) == NULL) {
+			free(c);
+			why = CONN_REFUSE_NOMEM;
+		}
+	}
+	if (why != -1) {
+		conn_refuse(s, host, why);
+		if (ac != NULL && ac->count == 0)
+			addr_count_put(ac);
+		return;
+	}
+	next_id++;
+	c->c_unauth = ac;
+	ac->count++;
+	nunauth++;
+	nconns++;
+	if (RB_INSERT(conn_tree, &conns, c) != NULL)
+		fatalx("connection id %llu twice", (unsigned long long)c->c_id);
+
+	event_set(&c->c_ev_read, s, EV_READ | EV_PERSIST, conn_read, c);
+	event_set(&c->c_ev_write, s, EV_WRITE | EV_PERSIST, conn_writable, c);
+	evtimer_set(&c->c_ev_timer, conn_timer, c);
+	evtimer_set(&c->c_ev_stall, conn_stall, c);
+	evtimer_add(&c->c_ev_timer, &tv);
+	c->c_want_read = 1;
+	conn_sync(c);
+	log_info("connection %llu from %s", (unsigned long long)c->c_id,
+	    host);
+}
+
+/* The connection proved itself: it leaves the unauthenticated count. */
+void
+conn_authenticated(struct conn *c)
+{
+	if (c->c_unauth != NULL) {
+		addr_count_put(c->c_unauth);
+		c->c_unauth = NULL;
+		nunauth--;
+	}
+	evtimer_del(&c->c_ev_timer);
+	c->c_last_out = monotime();
+}
+
+/*
+ * Read while the layer above wants input; once closing, read (and drop)
+ * only to see the peer close.
+ */
+static void
+conn_sync(struct conn *c)
+{
+	int	want = !c->c_dead && !c->c_eof &&
+		    (c->c_want_read || c->c_closing);
+
+	if (want && !c->c_reading)
+		event_add(&c->c_ev_read, NULL);
+	else if (!want && c->c_reading)
+		event_del(&c->c_ev_read);
+	c->c_reading = want;
+}
+
+void
+conn_set_reading(struct conn *c, int on)
+{
+	c->c_want_read = on != 0;
+	conn_sync(c);
+}
+
+/*
+ * After the layer above has had a view of the input: keep from offset
+ * keep on, in the connection's own buffer; nothing otherwise.
+ */
+static void
+conn_keep(struct conn *c, const char *view, uint64_t base, size_t len,
+    uint64_t keep)
+{
+	struct inbuf	*in = &c->c_in;
+	uint64_t	 end = base + len;
+	size_t		 need;
+	char		*p;
+
+	if (keep > end)
+		keep = end;
+	if (keep < base)
+		fatalx("%s: connection %llu lost input", __func__,
+		    (unsigned long long)c->c_id);
+	need = end - keep;
+	if (view == in->buf) {
+		if (keep > base && need > 0)
+			memmove(in->buf, in->buf + (keep - base), need);
+	} else if (need > 0) {
+		if (need > in->cap) {
+			if ((p = realloc(in->buf, need)) == NULL)
+				fatal("%s", __func__);
+			in->buf = p;
+			in->cap = need;
+		}
+		memcpy(in->buf, view + (keep - base), need);
+	}
+	in->len = need;
+	in->base = keep;
+	if (in->len == 0) {
+		/* An idle connection holds no input buffer. */
+		free(in->buf);
+		in->buf = NULL;
+		in->cap = 0;
+	}
+}
+
+/* Room for want more bytes behind those kept. */
+static char *
+conn_in_reserve(struct conn *c, size_t want)
+{
+	struct inbuf	*in = &c->c_in;
+	char		*p;
+
+	if (in->cap - in->len < want) {
+		if ((p = realloc(in->buf, in->len + want)) == NULL)
+			fatal("%s", __func__);
+		in->buf = p;
+		in->cap = in->len + want;
+	}
+	return (in->buf + in->len);
+}
+
+/* The peer closed: the layer above answers, what is queued goes out. */
+static void
+conn_eof(struct conn *c)
+{
+	c->c_eof = 1;
+	events->eof(c->c_arg);
+	if (!c->c_dead && conn_queued(c) == 0)
+		conn_close(c);
+	conn_sync(c);
+}
+
+static void
+conn_input(struct conn *c, char *buf, size_t n)
+{
+	const char	*view;
+	uint64_t	 base, keep;
+	size_t		 len;
+
+	if (buf == shared) {
+		view = shared;
+		base = c->c_stats.bytes_in - n;
+		len = n;
+		shared_busy = 1;
+	} else {
+		c->c_in.len += n;
+		view = c->c_in.buf;
+		base = c->c_in.base;
+		len = c->c_in.len;
+	}
+	keep = events->input(c->c_arg, view, base, len);
+	if (!c->c_dead)
+		conn_keep(c, view, base, len, keep);
+	shared_busy = 0;
+}
+
+static void
+conn_read(int fd, short event, void *arg)
+{
+	struct conn	*c = arg;
+	size_t		 want = CONN_READ_SIZE;
+	uint64_t	 done = c->c_stats.bytes_in;
+	char		*buf;
+	ssize_t		 n;
+
+	(void)event;
+	if (shared_busy)
+		fatalx("%s: reads nested", __func__);
+	/* Before authentication no more than the limit is ever read. */
+	if (c->c_unauth != NULL && done < limits.max_preauth &&
+	    limits.max_preauth - done + 1 < want)
+		want = limits.max_preauth - done + 1;
+	buf = c->c_in.len > 0 ? conn_in_reserve(c, want) : shared;
+	if ((n = read(fd, buf, want)) == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		log_debug("connection %llu from %s: read: %s",
+		    (unsigned long long)c->c_id, c->c_peername,
+		    strerror(errno));
+		conn_close(c);
+	} else if (n == 0)
+		conn_eof(c);
+	else {
+		c->c_stats.bytes_in += n;
+		/* Once closing, input is only read to see the end. */
+		if (!c->c_closing) {
+			c->c_last_in = monotime();
+			conn_input(c, buf, n);
+		}
+		conn_sync(c);
+	}
+	conn_flush_all();
+}
+
+/* The kept input, to the layer above again: it can go on now. */
+void
+conn_replay(struct conn *c)
+{
+	struct inbuf	*in = &c->c_in;
+	uint64_t	 keep;
+
+	if (c->c_dead || c->c_closing)
+		return;
+	keep = events->input(c->c_arg, in->buf, in->base, in->len);
+	if (!c->c_dead)
+		conn_keep(c, in->buf, in->base, in->len, keep);
+	conn_sync(c);
+}
+
+size_t
+conn_queued(const struct conn *c)
+{
+	return (c->c_out.len - c->c_out.off);
+}
+
+static void
+outq_reserve(struct outq *q, size_t len)
+{
+	char	*p;
+	size_t	 cap, start;
+
+	if (q->off == q->len)
+		q->off = q->len = 0;
+	else if (q->off > q->rdone && q->len + len > q->cap) {
+		/* Keep all of a half-written stanza: it may be bounced. */
+		start = q->off - q->rdone;
+		memmove(q->data, q->data + start, q->len - start);
+		q->len -= start;
+		q->off -= start;
+	}
+	if (q->len + len <= q->cap)
+		return;
+	cap = q->cap == 0 ? CONN_OUTQ_MIN : q->cap;
+	while (cap < q->len + len)
+		cap *= 2;
+	if ((p = realloc(q->data, cap)) == NULL)
+		fatal("%s", __func__);
+	q->data = p;
+	q->cap = cap;
+}
+
+/* The record of the last len bytes queued: a stanza of sender's. */
+static void
+outq_record(struct outq *q, uint64_t sender, size_t len)
+{
+	struct qrec	*r;
+	size_t		 last, i, ncap;
+
+	if (q->rnum > 0) {
+		last = (q->rfirst + q->rnum - 1) % q->rcap;
+		/* Our own bytes need no boundaries between them. */
+		if (sender == 0 && q->recs[last].sender == 0) {
+			q->recs[last].len += len;
+			return;
+		}
+	}
+	if (q->rnum == q->rcap) {
+		ncap = q->rcap ? q->rcap * 2 : 16;
+		if ((r = reallocarray(NULL, ncap, sizeof(*r))) == NULL)
+			fatal("%s", __func__);
+		for (i = 0; i < q->rnum; i++)
+			r[i] = q->recs[(q->rfirst + i) % q->rcap];
+		free(q->recs);
+		q->recs = r;
+		q->rcap = ncap;
+		q->rfirst = 0;
+	}
+	r = &q->recs[(q->rfirst + q->rnum) % q->rcap];
+	r->sender = sender;
+	r->len = len;
+	q->rnum++;
+}
+
+/* The written bytes leave the queue, and with them their records. */
+static void
+outq_consume(struct outq *q, size_t n)
+{
+	struct qrec	*r;
+
+	q->off += n;
+	while (n > 0 && q->rnum > 0) {
+		r = &q->recs[q->rfirst];
+		if (n < r->len - q->rdone) {
+			q->rdone += n;
+			break;
+		}
+		n -= r->len - q->rdone;
+		q->rdone = 0;
+		q->rfirst = (q->rfirst + 1) % q->rcap;
+		q->rnum--;
+	}
+	if (q->off == q->len) {
+		/* All out: an idle stream keeps no output buffer. */
+		free(q->data);
+		q->data = NULL;
+		q->off = q->len = q->cap = 0;
+	}
+}
+
+/*
+ * One stanza of sender's (0: our own bytes), given in pieces, queued for
+ * the next flush.
+ */
+void
+conn_queuev(struct conn *c, uint64_t sender, const struct iovec *iov,
+    int iovcnt)
+{
+	struct outq	*q = &c->c_out;
+	size_t		 total = 0;
+	int		 i;
+
+	if (c->c_dead)
+		return;
+	for (i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	outq_reserve(q, total);
+	for (i = 0; i < iovcnt; i++) {
+		memcpy(q->data + q->len, iov[i].iov_base, iov[i].iov_len);
+		q->len += iov[i].iov_len;
+	}
+	outq_record(q, sender, total);
+	conn_mark_dirty(c);
+	if (sender != 0) {
+		c->c_stats.stanzas_out++;
+		c->c_stats.bytes_out += total;
+	}
+}
+
+/* Bytes of gatewayd's own: headers, errors, keepalives, bounces. */
+void
+conn_write(struct conn *c, const char *data, size_t len)
+{
+	struct iovec	iov;
+
+	iov.iov_base = (void *)(uintptr_t)data;
+	iov.iov_len = len;
+	conn_queuev(c, 0, &iov, 1);
+}
+
+/*
+ * What is still queued, stanza by stanza with its sender, to fn; then
+ * the queue is empty.  A stanza partly written is handed over whole.
+ */
+void
+conn_take_queue(struct conn *c, void (*fn)(uint64_t, const char *, size_t,
+    void *), void *arg)
+{
+	struct outq	*q = &c->c_out;
+	struct qrec	*r;
+	size_t		 i, pos = q->off - q->rdone;
+
+	for (i = 0; i < q->rnum; i++) {
+		r = &q->recs[(q->rfirst + i) % q->rcap];
+		fn(r->sender, q->data + pos, r->len, arg);
+		pos += r->len;
+	}
+	q->off = q->len = 0;
+	q->rnum = q->rdone = 0;
+}
+
+/* The drained event comes once the queue is down to mark or less. */
+void
+conn_watch(struct conn *c, size_t mark)
+{
+	c->c_watching = 1;
+	c->c_watch_mark = mark;
+}
+
+/* The clock of a queue that does not drain: stalled when it runs out. */
+void
+conn_stall_start(struct conn *c, unsigned int seconds)
+{
+	struct timeval	tv = { seconds, 0 };
+
+	if (c->c_stalled || c->c_dead)
+		return;
+	c->c_stalled = 1;
+	evtimer_add(&c->c_ev_stall, &tv);
+}
+
+void
+conn_stall_stop(struct conn *c)
+{
+	if (!c->c_stalled)
+		return;
+	c->c_stalled = 0;
+	evtimer_del(&c->c_ev_stall);
+}
+
+static void
+conn_stall(int fd, short event, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)event;
+	c->c_stalled = 0;
+	events->stalled(c->c_arg);
+	conn_flush_all();
+}
+
+static void
+conn_mark_dirty(struct conn *c)
+{
+	if (!c->c_dirty && !c->c_dead) {
+		c->c_dirty = 1;
+		TAILQ_INSERT_TAIL(&dirty, c, c_dirty_entry);
+	}
+}
+
+static void
+conn_want_write(struct conn *c, int on)
+{
+	if (on && !c->c_writing)
+		event_add(&c->c_ev_write, NULL);
+	else if (!on && c->c_writing)
+		event_del(&c->c_ev_write);
+	c->c_writing = on != 0;
+}
+
+/* The queue is out: a closing connection shuts or closes. */
+static void
+conn_flushed(struct conn *c)
+{
+	if (!c->c_closing)
+		return;
+	if (c->c_eof) {
+		conn_close(c);
+		return;
+	}
+	if (!c->c_shut_wr) {
+		shutdown(c->c_fd, SHUT_WR);
+		c->c_shut_wr = 1;
+	}
+}
+
+/* One write of what is queued. */
+static void
+conn_flush(struct conn *c)
+{
+	struct outq	*q = &c->c_out;
+	ssize_t		 n;
+
+	if (c->c_dead || conn_queued(c) == 0)
+		return;
+	if ((n = write(c->c_fd, q->data + q->off, q->len - q->off)) == -1) {
+		if (errno != EAGAIN && errno != EINTR) {
+			log_debug("connection %llu from %s: write: %s",
+			    (unsigned long long)c->c_id, c->c_peername,
+			    strerror(errno));
+			conn_close(c);
+			return;
+		}
+	} else {
+		outq_consume(q, n);
+		c->c_last_out = monotime();
+		if (c->c_watching && conn_queued(c) <= c->c_watch_mark) {
+			c->c_watching = 0;
+			events->drained(c->c_arg);
+			if (c->c_dead)
+				return;
+		}
+	}
+	conn_want_write(c, conn_queued(c) > 0);
+	if (conn_queued(c) == 0)
+		conn_flushed(c);
+}
+
+/*
+ * Writes are batched: queuing marks a connection dirty, and this writes
+ * each dirty one once, at the end of the callback that queued.  Then
+ * what was closed meanwhile is freed.
+ */
+void
+conn_flush_all(void)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&dirty)) != NULL) {
+		TAILQ_REMOVE(&dirty, c, c_dirty_entry);
+		c->c_dirty = 0;
+		conn_flush(c);
+	}
+	conn_reap();
+}
+
+static void
+conn_writable(int fd, short event, void *arg)
+{
+	(void)fd;
+	(void)event;
+	conn_flush(arg);
+	/* Below the watched mark, held-back senders went on and queued. */
+	conn_flush_all();
+}
+
+/*
+ * What is queued is the last the peer gets: once it is written the
+ * socket is shut for writing, and the peer has grace seconds to close
+ * its side.
+ */
+void
+conn_close_after_flush(struct conn *c, unsigned int grace)
+{
+	struct timeval	tv = { grace, 0 };
+
+	if (c->c_dead)
+		return;
+	c->c_closing = 1;
+	evtimer_del(&c->c_ev_timer);
+	evtimer_add(&c->c_ev_timer, &tv);
+	conn_mark_dirty(c);
+	conn_sync(c);
+}
+
+static void
+conn_timer(int fd, short event, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)event;
+	if (c->c_closing)
+		conn_close(c);
+	else
+		events->timeout(c->c_arg);
+	conn_flush_all();
+}
+
+/*
+ * The connection is finished with.  The layer above hears of it while
+ * the queue still holds what was not sent; the memory goes at the next
+ * reap, when no caller holds the connection any more.
+ */
+void
+conn_close(struct conn *c)
+{
+	if (c->c_dead)
+		return;
+	c->c_dead = 1;
+	events->closed(c->c_arg);
+	totals.bytes_in += c->c_stats.bytes_in;
+	totals.bytes_out += c->c_stats.bytes_out;
+	totals.stanzas_out += c->c_stats.stanzas_out;
+	if (c->c_unauth != NULL) {
+		addr_count_put(c->c_unauth);
+		c->c_unauth = NULL;
+		nunauth--;
+	}
+	conn_sync(c);
+	conn_want_write(c, 0);
+	evtimer_del(&c->c_ev_timer);
+	conn_stall_stop(c);
+	if (c->c_dirty) {
+		TAILQ_REMOVE(&dirty, c, c_dirty_entry);
+		c->c_dirty = 0;
+	}
+	close(c->c_fd);
+	c->c_fd = -1;
+	RB_REMOVE(conn_tree, &conns, c);
+	TAILQ_INSERT_TAIL(&graveyard, c, c_dead_entry);
+}
+
+static void
+conn_reap(void)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
+		TAILQ_REMOVE(&graveyard, c, c_dead_entry);
+		nconns--;
+		events->freed(c->c_arg);
+		free(c->c_in.buf);
+		free(c->c_out.data);
+		free(c->c_out.recs);
+		free(c);
+	}
+	if (nconns == 0 && events->all_closed != NULL)
+		events->all_closed();
+}
