@@ -48,8 +48,8 @@ COMMON_SRCS =	common/log.c common/proc.c common/addr.c common/util.c \
 		$(SYS_SRCS)
 # The engine's layers, bottom up; regress/build/layers.sh checks them.
 ENGINE_SRCS =	gatewayd/conn.c gatewayd/listener.c gatewayd/splice.c \
-		gatewayd/stream.c gatewayd/bounce.c gatewayd/router.c \
-		gatewayd/engine.c
+		gatewayd/stream_text.c gatewayd/stream.c gatewayd/bounce.c \
+		gatewayd/router.c gatewayd/engine.c
 SRCS =		gatewayd/gatewayd.c gatewayd/config.c $(ENGINE_SRCS) \
 		authd/authd.c authd/digest.c $(COMMON_SRCS)
 OBJS =		$(SRCS:%.c=$(OBJ)/%.o) $(OBJ)/parse.o

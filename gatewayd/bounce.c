@@ -30,20 +30,7 @@
 #include "bounce.h"
 #include "log.h"
 #include "msg.h"
-
-#define NS_COMPONENT	"jabber:component:accept"
-#define NS_STANZAS	"urn:ietf:params:xml:ns:xmpp-stanzas"
-#define NS_XML_LANG	"http://www.w3.org/XML/1998/namespace lang"
-
-/* The value of an attribute of a start tag, or NULL. */
-static const XML_Char *
-attr_value(const XML_Char **attrs, const char *name)
-{
-	for (; attrs[0] != NULL; attrs += 2)
-		if (strcmp(attrs[0], name) == 0)
-			return (attrs[1]);
-	return (NULL);
-}
+#include "xml.h"
 
 /* What a re-read of a stanza tells a bounce. */
 struct bounce_info {
@@ -134,11 +121,11 @@ bounce_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 		return;
 	local = strrchr(name, ' ');
 	strlcpy(bi->name, local != NULL ? local + 1 : name, sizeof(bi->name));
-	bi->from = xstrdup_or_null(attr_value(attrs, "from"));
-	bi->to = xstrdup_or_null(attr_value(attrs, "to"));
-	bi->id = xstrdup_or_null(attr_value(attrs, "id"));
-	bi->type = xstrdup_or_null(attr_value(attrs, "type"));
-	bi->lang = xstrdup_or_null(attr_value(attrs, NS_XML_LANG));
+	bi->from = xstrdup_or_null(xml_attr(attrs, "from"));
+	bi->to = xstrdup_or_null(xml_attr(attrs, "to"));
+	bi->id = xstrdup_or_null(xml_attr(attrs, "id"));
+	bi->type = xstrdup_or_null(xml_attr(attrs, "type"));
+	bi->lang = xstrdup_or_null(xml_attr(attrs, NS_XML_LANG));
 	bi->inner_start = XML_GetCurrentByteIndex(bi->parser) +
 	    XML_GetCurrentByteCount(bi->parser);
 }
@@ -224,7 +211,7 @@ bounce_read(struct bounce_info *bi, const char *raw, size_t len,
 		str_append(&doc, &doclen, decls);
 	str_append(&doc, &doclen, ">");
 	*head = doclen;
-	if ((bi->parser = XML_ParserCreateNS("UTF-8", ' ')) == NULL)
+	if ((bi->parser = XML_ParserCreateNS("UTF-8", NS_SEP)) == NULL)
 		fatalx("%s: XML_ParserCreateNS", __func__);
 	XML_SetHashSalt(bi->parser, arc4random());
 	XML_SetUserData(bi->parser, bi);

@@ -40,12 +40,8 @@
 #include "splice.h"
 #include "stream.h"
 #include "util.h"
+#include "xml.h"
 
-#define NS_STREAMS	"http://etherx.jabber.org/streams"
-#define NS_COMPONENT	"jabber:component:accept"
-#define NS_ERRORS	"urn:ietf:params:xml:ns:xmpp-streams"
-#define NS_XML		"http://www.w3.org/XML/1998/namespace"
-#define NS_SEP		' '
 #define STREAM_SLICE	2048	/* bytes handed to expat at a time */
 
 /*
@@ -111,25 +107,83 @@ static void XMLCALL	stream_end(void *, const XML_Char *);
 static void XMLCALL	stream_text(void *, const XML_Char *, int);
 static void XMLCALL	stream_nsdecl(void *, const XML_Char *,
 			    const XML_Char *);
-static void XMLCALL	stream_xmldecl(void *, const XML_Char *,
-			    const XML_Char *, int);
-static void XMLCALL	stream_comment(void *, const XML_Char *);
-static void XMLCALL	stream_pi(void *, const XML_Char *, const XML_Char *);
-static void XMLCALL	stream_doctype(void *, const XML_Char *,
-			    const XML_Char *, const XML_Char *, int);
-static void XMLCALL	stream_entity(void *, const XML_Char *, int,
-			    const XML_Char *, int, const XML_Char *,
-			    const XML_Char *, const XML_Char *,
-			    const XML_Char *);
 static void		stream_parsed(struct stream *, enum XML_Status);
-static void		stream_stop(struct stream *, const char *,
-			    const char *);
 static void		stream_header(struct stream *, const XML_Char *,
 			    const XML_Char **);
 static void		stream_stanza_start(struct stream *, const XML_Char *,
 			    const XML_Char **);
 static void		stream_check_size(struct stream *);
 static int		stream_offer(struct stream *);
+
+/*
+ * From a handler: remember why and stop the parser for good; the error
+ * is sent once XML_Parse has returned.
+ */
+static void
+stream_stop(struct stream *st, const char *condition, const char *reason)
+{
+	if (st->stop_condition != NULL)
+		return;
+	st->stop_condition = condition;
+	st->stop_reason = reason;
+	XML_StopParser(st->parser, XML_FALSE);
+}
+
+/* RFC 6120 11.1: none of these may appear in a stream. */
+static void XMLCALL
+stream_xmldecl(void *arg, const XML_Char *version, const XML_Char *encoding,
+    int standalone)
+{
+	struct stream	*st = arg;
+
+	(void)standalone;
+	if (version != NULL && strcmp(version, "1.0") != 0)
+		stream_stop(st, "unsupported-version", "XML version not 1.0");
+	else if (encoding != NULL && strcasecmp(encoding, "UTF-8") != 0)
+		stream_stop(st, "unsupported-encoding", "encoding not UTF-8");
+}
+
+static void XMLCALL
+stream_comment(void *arg, const XML_Char *data)
+{
+	(void)data;
+	stream_stop(arg, "restricted-xml", "comment");
+}
+
+static void XMLCALL
+stream_pi(void *arg, const XML_Char *target, const XML_Char *data)
+{
+	(void)target;
+	(void)data;
+	stream_stop(arg, "restricted-xml", "processing instruction");
+}
+
+static void XMLCALL
+stream_doctype(void *arg, const XML_Char *name, const XML_Char *sysid,
+    const XML_Char *pubid, int has_internal_subset)
+{
+	(void)name;
+	(void)sysid;
+	(void)pubid;
+	(void)has_internal_subset;
+	stream_stop(arg, "restricted-xml", "document type declaration");
+}
+
+static void XMLCALL
+stream_entity(void *arg, const XML_Char *name, int is_param,
+    const XML_Char *value, int value_len, const XML_Char *base,
+    const XML_Char *sysid, const XML_Char *pubid, const XML_Char *notation)
+{
+	(void)name;
+	(void)is_param;
+	(void)value;
+	(void)value_len;
+	(void)base;
+	(void)sysid;
+	(void)pubid;
+	(void)notation;
+	stream_stop(arg, "restricted-xml", "entity declaration");
+}
 
 static XML_Parser
 stream_parser_new(struct stream *st)
@@ -148,7 +202,6 @@ stream_parser_new(struct stream *st)
 	XML_SetCharacterDataHandler(p, stream_text);
 	XML_SetStartNamespaceDeclHandler(p, stream_nsdecl);
 	XML_SetXmlDeclHandler(p, stream_xmldecl);
-	/* RFC 6120 11.1: none of these may appear in a stream. */
 	XML_SetCommentHandler(p, stream_comment);
 	XML_SetProcessingInstructionHandler(p, stream_pi);
 	XML_SetStartDoctypeDeclHandler(p, stream_doctype);
@@ -162,7 +215,7 @@ stream_preinit(void)
 {
 	XML_Parser	p;
 
-	if ((p = XML_ParserCreateNS("UTF-8", NS_SEP)) == NULL)
+	if ((p = stream_parser_new(NULL)) == NULL)
 		return (-1);
 	XML_ParserFree(p);
 	return (0);
@@ -437,20 +490,6 @@ stream_parsed(struct stream *st, enum XML_Status status)
 		stream_check_size(st);
 }
 
-/*
- * From a handler: remember why and stop the parser for good; the error
- * is sent once XML_Parse has returned.
- */
-static void
-stream_stop(struct stream *st, const char *condition, const char *reason)
-{
-	if (st->stop_condition != NULL)
-		return;
-	st->stop_condition = condition;
-	st->stop_reason = reason;
-	XML_StopParser(st->parser, XML_FALSE);
-}
-
 /* From a handler: wait for the owner; parsing goes on when it says. */
 static void
 stream_pause(struct stream *st, enum stream_wait wait)
@@ -460,41 +499,14 @@ stream_pause(struct stream *st, enum stream_wait wait)
 		XML_StopParser(st->parser, XML_TRUE);
 }
 
-/*
- * Our opening tag.  With the id authd issued, from is the component's
- * name; before that (an error during setup) there is no from, never an
- * echo of a name we do not serve, and an id of our own that is never
- * used for a handshake.
- */
-static int
-header_format(char *buf, size_t size, const char *from, const char *id)
-{
-	char	rnd[GW_STREAMID_LEN + 1];
-	uint8_t	bytes[GW_STREAMID_LEN / 2];
-	int	len;
-
-	if (id == NULL) {
-		arc4random_buf(bytes, sizeof(bytes));
-		hex_encode(bytes, sizeof(bytes), rnd);
-		id = rnd;
-	}
-	len = snprintf(buf, size, "<?xml version='1.0'?><stream:stream "
-	    "xmlns='" NS_COMPONENT "' xmlns:stream='" NS_STREAMS "'%s%s%s "
-	    "id='%s'>", from != NULL ? " from='" : "",
-	    from != NULL ? from : "", from != NULL ? "'" : "", id);
-	if (len < 0 || (size_t)len >= size)
-		fatalx("%s: header too long", __func__);
-	return (len);
-}
-
 static void
 stream_send_header(struct stream *st, const char *id)
 {
 	char	buf[256 + GW_NAME_MAX];
 	int	len;
 
-	len = header_format(buf, sizeof(buf), id != NULL ? st->domain : NULL,
-	    id);
+	len = stream_header_text(buf, sizeof(buf),
+	    id != NULL ? st->domain : NULL, id);
 	st->ops->output(st->arg, buf, len);
 	st->header_sent = 1;
 }
@@ -532,9 +544,7 @@ stream_error(struct stream *st, const char *condition, const char *fmt, ...)
 
 	if (!st->header_sent)
 		stream_send_header(st, NULL);
-	len = snprintf(buf, sizeof(buf), "<stream:error><%s xmlns='"
-	    NS_ERRORS "'/></stream:error></stream:stream>", condition);
-	if (len < 0 || (size_t)len >= sizeof(buf))
+	if ((len = stream_error_text(buf, sizeof(buf), condition)) == -1)
 		fatalx("%s: condition too long", __func__);
 	st->ops->output(st->arg, buf, len);
 	stream_closing(st);
@@ -633,16 +643,6 @@ name_is(const XML_Char *name, const char *ns, const char *local)
 
 	return (strncmp(name, ns, nslen) == 0 && name[nslen] == NS_SEP &&
 	    strcmp(name + nslen + 1, local) == 0);
-}
-
-/* The value of an attribute of a start tag, or NULL. */
-static const XML_Char *
-xml_attr(const XML_Char **attrs, const char *name)
-{
-	for (; attrs[0] != NULL; attrs += 2)
-		if (strcmp(attrs[0], name) == 0)
-			return (attrs[1]);
-	return (NULL);
 }
 
 /* The length of the element's name as written at the start of its tag. */
@@ -751,7 +751,7 @@ stream_stanza_start(struct stream *st, const XML_Char *name,
 		stream_stop(st, condition, reason != NULL ? reason : condition);
 		return;
 	}
-	if (xml_attr(attrs, NS_XML " lang") != NULL)
+	if (xml_attr(attrs, NS_XML_LANG) != NULL)
 		splice_redeclare(&st->splice, "xml:lang");
 	/* Where the splice goes: just after the element's name. */
 	st->st_start = stream_index(st);
@@ -882,61 +882,6 @@ stream_nsdecl(void *arg, const XML_Char *prefix, const XML_Char *uri)
 		splice_redeclare(&st->splice, prefix);
 }
 
-static void XMLCALL
-stream_xmldecl(void *arg, const XML_Char *version, const XML_Char *encoding,
-    int standalone)
-{
-	struct stream	*st = arg;
-
-	(void)standalone;
-	if (version != NULL && strcmp(version, "1.0") != 0)
-		stream_stop(st, "unsupported-version", "XML version not 1.0");
-	else if (encoding != NULL && strcasecmp(encoding, "UTF-8") != 0)
-		stream_stop(st, "unsupported-encoding", "encoding not UTF-8");
-}
-
-static void XMLCALL
-stream_comment(void *arg, const XML_Char *data)
-{
-	(void)data;
-	stream_stop(arg, "restricted-xml", "comment");
-}
-
-static void XMLCALL
-stream_pi(void *arg, const XML_Char *target, const XML_Char *data)
-{
-	(void)target;
-	(void)data;
-	stream_stop(arg, "restricted-xml", "processing instruction");
-}
-
-static void XMLCALL
-stream_doctype(void *arg, const XML_Char *name, const XML_Char *sysid,
-    const XML_Char *pubid, int has_internal_subset)
-{
-	(void)name;
-	(void)sysid;
-	(void)pubid;
-	(void)has_internal_subset;
-	stream_stop(arg, "restricted-xml", "document type declaration");
-}
-
-static void XMLCALL
-stream_entity(void *arg, const XML_Char *name, int is_param,
-    const XML_Char *value, int value_len, const XML_Char *base,
-    const XML_Char *sysid, const XML_Char *pubid, const XML_Char *notation)
-{
-	(void)name;
-	(void)is_param;
-	(void)value;
-	(void)value_len;
-	(void)base;
-	(void)sysid;
-	(void)pubid;
-	(void)notation;
-	stream_stop(arg, "restricted-xml", "entity declaration");
-}
-
 /* Is the version attribute one we speak?  Major 0 or 1; none is 0.9. */
 static int
 version_ok(const char *v)
@@ -1007,7 +952,7 @@ stream_header(struct stream *st, const XML_Char *name, const XML_Char **attrs)
 		stream_stop(st, "unsupported-version", "unsupported version");
 		return;
 	}
-	if ((lang = xml_attr(attrs, NS_XML " lang")) != NULL)
+	if ((lang = xml_attr(attrs, NS_XML_LANG)) != NULL)
 		splice_add(&st->splice, "xml:lang", lang);
 	st->boundary = stream_index(st) + XML_GetCurrentByteCount(st->parser);
 	/* The owner gets the stream id; parsing waits for it. */
@@ -1043,21 +988,4 @@ stream_verdict(struct stream *st, int verdict)
 	st->state = STREAM_OPEN;
 	st->wait = WAIT_NONE;
 	log_info("%s: %s authenticated", st->ops->label(st->arg), st->domain);
-}
-
-/*
- * A connection refused at once (over a limit): header, condition and
- * closing tag, for one write on the fresh socket, which has room for it.
- */
-size_t
-stream_refusal(char *buf, size_t size, const char *condition)
-{
-	int	len, n;
-
-	len = header_format(buf, size, NULL, NULL);
-	n = snprintf(buf + len, size - len, "<stream:error><%s xmlns='"
-	    NS_ERRORS "'/></stream:error></stream:stream>", condition);
-	if (n < 0 || (size_t)n >= size - len)
-		return (0);
-	return (len + n);
 }

@@ -92,7 +92,12 @@ void		 stream_set_max_stanza(struct stream *, uint32_t);
 int		 stream_can_rest(const struct stream *);
 void		 stream_rest(struct stream *);
 
-size_t		 stream_refusal(char *, size_t, const char *);
 int		 stream_preinit(void);
+
+/* stream_text.c: what gatewayd writes of a stream. */
+int		 stream_header_text(char *, size_t, const char *,
+		    const char *);
+int		 stream_error_text(char *, size_t, const char *);
+size_t		 stream_refusal(char *, size_t, const char *);
 
 #endif /* STREAM_H */

@@ -12,7 +12,7 @@ if ! command -v nm >/dev/null 2>&1; then
 	skip "layers: nm not installed"
 	finish
 fi
-for f in conn listener splice stream bounce router engine; do
+for f in conn listener splice stream_text stream bounce router engine; do
 	if [ ! -f "$O/gatewayd/$f.o" ]; then
 		notok "layers: $O/gatewayd/$f.o missing"
 		finish
@@ -33,8 +33,8 @@ def defined(path):
                          capture_output=True, text=True, check=True).stdout
     return {l.split()[-1] for l in out.splitlines() if l.strip()}
 
-engine = ['conn', 'listener', 'splice', 'stream', 'bounce', 'router',
-          'engine']
+engine = ['conn', 'listener', 'splice', 'stream_text', 'stream', 'bounce',
+          'router', 'engine']
 objs = {m: os.path.join(obj, 'gatewayd', m + '.o') for m in engine}
 undef = {m: syms(p, '-u') for m, p in objs.items()}
 defs = {m: defined(p) for m, p in objs.items()}
@@ -53,8 +53,9 @@ def result(name, problem):
 # Each layer may use only what lies below it.
 allowed = {
     'conn': set(), 'listener': {'conn'}, 'splice': set(),
-    'stream': {'splice'}, 'bounce': set(), 'router': {'conn', 'bounce'},
-    'engine': {'conn', 'listener', 'stream', 'router'},
+    'stream_text': set(), 'stream': {'splice', 'stream_text'},
+    'bounce': set(), 'router': {'conn', 'bounce'},
+    'engine': {'conn', 'listener', 'stream', 'stream_text', 'router'},
 }
 for m in engine:
     extra = uses[m] - allowed[m]
