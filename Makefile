@@ -56,7 +56,8 @@ OBJS =		$(SRCS:%.c=$(OBJ)/%.o) $(OBJ)/parse.o
 
 REGRESS_PROGS =	$(OBJ)/regress/imsg_test $(OBJ)/regress/sandbox_test \
 		$(OBJ)/regress/digest_test $(OBJ)/regress/authd_test \
-		$(OBJ)/regress/loadgen
+		$(OBJ)/regress/stream_unit $(OBJ)/regress/router_unit \
+		$(OBJ)/regress/conn_unit $(OBJ)/regress/loadgen
 
 PROG =		$(OBJ)/bin/gatewayd
 
@@ -113,6 +114,31 @@ $(OBJ)/regress/authd_test: regress/auth/authd_test.c authd/digest.c \
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
 	    regress/auth/authd_test.c authd/digest.c common/util.c \
 	    common/log.c $(IMSG_SRCS) $(LDLIBS)
+
+# Each layer of the engine alone: the stream layer with expat and no
+# event loop, the router against a fake connection layer, the connection
+# layer over socketpairs.
+UNIT_COMMON =	common/log.c common/util.c common/addr.c
+
+$(OBJ)/regress/stream_unit: regress/stream/stream_unit.c gatewayd/stream.c \
+    gatewayd/stream_text.c gatewayd/splice.c $(UNIT_COMMON) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
+	    regress/stream/stream_unit.c gatewayd/stream.c \
+	    gatewayd/stream_text.c gatewayd/splice.c $(UNIT_COMMON) $(LDLIBS)
+
+$(OBJ)/regress/router_unit: regress/router/router_unit.c gatewayd/router.c \
+    gatewayd/bounce.c $(UNIT_COMMON) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
+	    regress/router/router_unit.c gatewayd/router.c gatewayd/bounce.c \
+	    $(UNIT_COMMON) $(LDLIBS)
+
+$(OBJ)/regress/conn_unit: regress/conn/conn_unit.c gatewayd/conn.c \
+    $(UNIT_COMMON) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
+	    regress/conn/conn_unit.c gatewayd/conn.c $(UNIT_COMMON) $(LDLIBS)
 
 $(OBJ)/regress/loadgen: regress/bench/loadgen.c authd/digest.c \
     common/util.c common/log.c $(HEADERS)

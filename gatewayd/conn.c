@@ -147,6 +147,7 @@ static void	conn_timer(int, short, void *);
 static void	conn_stall(int, short, void *);
 static void	conn_sync(struct conn *);
 static void	conn_mark_dirty(struct conn *);
+static void	conn_want_write(struct conn *, int);
 static void	conn_reap(void);
 
 void
@@ -521,8 +522,11 @@ conn_read(int fd, short event, void *arg)
 	(void)event;
 	if (shared_busy)
 		fatalx("%s: reads nested", __func__);
-	/* Before authentication no more than the limit is ever read. */
-	if (c->c_unauth != NULL && done < limits.max_preauth &&
+	/*
+	 * Before authentication no more than the limit and a byte are ever
+	 * handed up: enough for the layer above to see it is over.
+	 */
+	if (c->c_unauth != NULL && done <= limits.max_preauth &&
 	    limits.max_preauth - done + 1 < want)
 		want = limits.max_preauth - done + 1;
 	buf = c->c_in.len > 0 ? conn_in_reserve(c, want) : shared;
@@ -537,8 +541,9 @@ conn_read(int fd, short event, void *arg)
 		conn_eof(c);
 	else {
 		c->c_stats.bytes_in += n;
-		/* Once closing, input is only read to see the end. */
-		if (!c->c_closing) {
+		/* Once closing or over the limit, read only to see the end. */
+		if (!c->c_closing && (c->c_unauth == NULL ||
+		    done <= limits.max_preauth)) {
 			c->c_last_in = monotime();
 			conn_input(c, buf, n);
 		}
@@ -711,6 +716,7 @@ conn_take_queue(struct conn *c, void (*fn)(uint64_t, const char *, size_t,
 	}
 	q->off = q->len = 0;
 	q->rnum = q->rdone = 0;
+	conn_want_write(c, 0);
 }
 
 /* The drained event comes once the queue is down to mark or less. */
@@ -796,8 +802,13 @@ conn_flush(struct conn *c)
 	struct outq	*q = &c->c_out;
 	ssize_t		 n;
 
-	if (c->c_dead || conn_queued(c) == 0)
+	if (c->c_dead)
 		return;
+	if (conn_queued(c) == 0) {
+		conn_want_write(c, 0);
+		conn_flushed(c);
+		return;
+	}
 	if ((n = write(c->c_fd, q->data + q->off, q->len - q->off)) == -1) {
 		if (errno != EAGAIN && errno != EINTR) {
 			log_debug("connection %llu from %s: write: %s",
@@ -920,6 +931,7 @@ static void
 conn_reap(void)
 {
 	struct conn	*c;
+	int		 freed = 0;
 
 	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
 		TAILQ_REMOVE(&graveyard, c, c_dead_entry);
@@ -929,7 +941,8 @@ conn_reap(void)
 		free(c->c_out.data);
 		free(c->c_out.recs);
 		free(c);
+		freed++;
 	}
-	if (nconns == 0 && events->all_closed != NULL)
+	if (freed > 0 && nconns == 0 && events->all_closed != NULL)
 		events->all_closed();
 }

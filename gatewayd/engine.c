@@ -732,6 +732,8 @@ engine_shutdown(void)
 	evtimer_set(&ev_shutdown, engine_shutdown_expired, NULL);
 	evtimer_add(&ev_shutdown, &tv);
 	conn_flush_all();
+	if (conn_count() == 0)
+		engine_exit();
 }
 
 static void

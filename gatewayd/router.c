@@ -362,6 +362,8 @@ router_bind(struct route *r, const char *domain)
 		    comp->conf.name, (unsigned long long)id,
 		    (unsigned long long)conn_id(old->r_conn));
 		stats.takeovers++;
+		/* Not left to the owner: the name is this one's now. */
+		router_unbind(old);
 		router_end(old, "conflict", "replaced by connection %llu",
 		    (unsigned long long)id);
 	}

@@ -297,13 +297,16 @@ stream_index(struct stream *st)
 	return (XML_GetCurrentByteIndex(st->parser) + st->index_adjust);
 }
 
-/* Between stanzas, nothing held, nothing waited for: it may rest. */
+/*
+ * Between stanzas, nothing held, nothing waited for, nothing of a next
+ * tag in expat's buffer: it may rest.
+ */
 int
 stream_can_rest(const struct stream *st)
 {
 	return (st->state == STREAM_OPEN && st->parser != NULL &&
 	    !st->suspended && st->wait == WAIT_NONE && st->depth == 1 &&
-	    !st->st_pending);
+	    st->boundary == st->fed && !st->st_pending);
 }
 
 /*
@@ -505,8 +508,9 @@ stream_send_header(struct stream *st, const char *id)
 	char	buf[256 + GW_NAME_MAX];
 	int	len;
 
-	len = stream_header_text(buf, sizeof(buf),
-	    id != NULL ? st->domain : NULL, id);
+	if ((len = stream_header_text(buf, sizeof(buf),
+	    id != NULL ? st->domain : NULL, id)) == -1)
+		fatalx("%s: header too long", __func__);
 	st->ops->output(st->arg, buf, len);
 	st->header_sent = 1;
 }
@@ -580,7 +584,8 @@ stream_keepalive(struct stream *st)
 /*
  * Sizes are checked while parsing: a stanza (and whatever text lies
  * between stanzas) may not grow past the limit, even as an unfinished
- * start tag that expat is still buffering.
+ * start tag that expat is still buffering.  In a handler the stanza
+ * reaches to the end of what expat reports.
  */
 static void
 stream_check_size(struct stream *st)
@@ -591,7 +596,8 @@ stream_check_size(struct stream *st)
 
 	if (st->max_stanza != 0)
 		max = st->max_stanza;
-	pos = st->in_parse ? stream_index(st) : st->fed;
+	pos = st->in_parse ? stream_index(st) +
+	    XML_GetCurrentByteCount(st->parser) : st->fed;
 	if (st->state < STREAM_OPEN && st->fed > l->max_preauth)
 		reason = "too many bytes before authentication";
 	else if (pos > st->boundary && pos - st->boundary > max)
@@ -795,7 +801,10 @@ stream_end(void *arg, const XML_Char *name)
 	if (st->depth != 1)
 		return;
 
-	/* The end of a top-level element. */
+	/* The end of a top-level element: all of it within the limit. */
+	stream_check_size(st);
+	if (st->stop_condition != NULL)
+		return;
 	st->boundary = stream_index(st) + XML_GetCurrentByteCount(st->parser);
 	if (st->peer_error) {
 		stream_close(st, "the peer sent a stream error");

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "log.h"
 #include "stream.h"
 #include "util.h"
 #include "xml.h"
@@ -30,7 +29,7 @@
  * Our opening tag.  With the id authd issued, from is the component's
  * name; before that (an error during setup) there is no from, never an
  * echo of a name we do not serve, and an id of our own that is never
- * used for a handshake.
+ * used for a handshake.  Returns -1 if it does not fit.
  */
 int
 stream_header_text(char *buf, size_t size, const char *from, const char *id)
@@ -49,7 +48,7 @@ stream_header_text(char *buf, size_t size, const char *from, const char *id)
 	    "id='%s'>", from != NULL ? " from='" : "",
 	    from != NULL ? from : "", from != NULL ? "'" : "", id);
 	if (len < 0 || (size_t)len >= size)
-		fatalx("%s: header too long", __func__);
+		return (-1);
 	return (len);
 }
 
@@ -75,8 +74,8 @@ stream_refusal(char *buf, size_t size, const char *condition)
 {
 	int	len, n;
 
-	len = stream_header_text(buf, size, NULL, NULL);
-	if ((n = stream_error_text(buf + len, size - len, condition)) == -1)
+	if ((len = stream_header_text(buf, size, NULL, NULL)) == -1 ||
+	    (n = stream_error_text(buf + len, size - len, condition)) == -1)
 		return (0);
 	return (len + n);
 }

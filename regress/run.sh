@@ -19,6 +19,8 @@ for OBJ in "$@"; do
 	[ "$OBJ" = "$1" ] || tag="[$(basename "$OBJ")] "
 	tests="$OBJ/regress/imsg_test $OBJ/regress/sandbox_test"
 	tests="$tests $OBJ/regress/digest_test $OBJ/regress/authd_test"
+	tests="$tests $OBJ/regress/stream_unit $OBJ/regress/router_unit"
+	tests="$tests $OBJ/regress/conn_unit"
 	for t in regress/*/*.sh; do
 		# The build's own checks need doing once.
 		[ -n "$tag" ] && [ "$t" = regress/build/warnings.sh ] && continue

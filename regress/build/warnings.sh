@@ -11,7 +11,10 @@ for cc in gcc clang; do
 	fi
 	out=$(make -s CC=$cc CFLAGS="-O2 -Werror" OBJ=obj/werror-$cc \
 	    obj/werror-$cc/bin/gatewayd obj/werror-$cc/regress/imsg_test \
-	    obj/werror-$cc/regress/sandbox_test 2>&1)
+	    obj/werror-$cc/regress/sandbox_test \
+	    obj/werror-$cc/regress/stream_unit \
+	    obj/werror-$cc/regress/router_unit \
+	    obj/werror-$cc/regress/conn_unit 2>&1)
 	if [ $? -eq 0 ]; then
 		ok "$cc build without warnings"
 	else

@@ -557,6 +557,9 @@ def group_limits():
         postauth_error, d, body % ('x' * 20000), 'policy-violation')
     run(P + 'stanza size: a 9000-byte stanza passes', postauth_fine, d,
         body % ('x' * (9000 - len(body % ''))))
+    run(P + 'stanza size: a whole 10010-byte stanza in one write -> '
+        'policy-violation', postauth_error, d,
+        body % ('x' * (10010 - len(body % ''))), 'policy-violation')
     run(P + 'stanza size: 20000-byte attribute in an unfinished start tag '
         '-> policy-violation', test_long_attr_unfinished, d)
     run(P + 'depth: 5 levels counting the stanza -> policy-violation',
