@@ -312,7 +312,8 @@ conn_refuse(int s, const char *host, enum conn_refusal why)
 	close(s);
 }
 
-static enum conn_refusal
+/* The limit a new connection from ss would break, or -1 for none. */
+static int
 conn_check_limits(const struct sockaddr_storage *ss, struct addr_count **acp)
 {
 	*acp = NULL;
@@ -327,6 +328,25 @@ conn_check_limits(const struct sockaddr_storage *ss, struct addr_count **acp)
 	return (-1);
 }
 
+/* A connection for socket s, with the layer above's part of it. */
+static struct conn *
+conn_alloc(int s, const struct sockaddr_storage *ss, const char *host)
+{
+	struct conn	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return (NULL);
+	c->c_id = next_id;
+	c->c_fd = s;
+	c->c_peer = *ss;
+	strlcpy(c->c_peername, host, sizeof(c->c_peername));
+	if ((c->c_arg = events->accepted(c)) == NULL) {
+		free(c);
+		return (NULL);
+	}
+	return (c);
+}
+
 /*
  * A socket just accepted: a connection, unless a limit says no.  Then it
  * gets its reply at once and is closed, and nobody else notices.
@@ -336,7 +356,7 @@ conn_new(int s, const struct sockaddr_storage *ss, socklen_t sslen)
 {
 	struct timeval		 tv = { limits.handshake_timeout, 0 };
 	struct addr_count	*ac;
-	struct conn		*c;
+	struct conn		*c = NULL;
 	char			 host[NI_MAXHOST];
 	int			 why;
 
@@ -344,18 +364,8 @@ conn_new(int s, const struct sockaddr_storage *ss, socklen_t sslen)
 	    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
 		strlcpy(host, "?", sizeof(host));
 	if ((why = conn_check_limits(ss, &ac)) == -1 &&
-	    (c = calloc(1, sizeof(*c))) == NULL)
+	    (c = conn_alloc(s, ss, host)) == NULL)
 		why = CONN_REFUSE_NOMEM;
-	if (why == -1) {
-		c->c_id = next_id;
-		c->c_fd = s;
-		c->c_peer = *ss;
-		strlcpy(c->c_peername, host, sizeof(c->c_peername));
-		if ((c->c_arg = events->accepted(c)) == NULL) {
-			free(c);
-			why = CONN_REFUSE_NOMEM;
-		}
-	}
 	if (why != -1) {
 		conn_refuse(s, host, why);
 		if (ac != NULL && ac->count == 0)
