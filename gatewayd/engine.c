@@ -51,8 +51,12 @@
 #define ENGINE_CLOSE_GRACE	5	/* seconds a closed stream may linger */
 #define ENGINE_TICK		1	/* seconds between keepalive rounds */
 #define ENGINE_HIBERNATE	5	/* seconds before a resting parser goes */
-/* Descriptors not for connections: stdio, two pipes, syslog, spares. */
-#define ENGINE_FD_FIXED		8
+/*
+ * Descriptors not for connections, besides the listeners: 3 standard
+ * ones, 2 pipes, syslog, libevent's epoll and signal pair (3), one to
+ * accept a connection to refuse it, and a spare.
+ */
+#define ENGINE_FD_FIXED		11
 
 struct session {
 	struct conn		*s_conn;

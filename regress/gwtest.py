@@ -245,8 +245,9 @@ class Daemon:
     """gatewayd -dv in the foreground, its log in SCRATCH/NAME.log."""
 
     def __init__(self, name, secrets, lines=(), components=None,
-                 ipv6=None):
+                 ipv6=None, nofile=None):
         self.name = name
+        self.nofile = nofile		# its open-files limit, soft and hard
         self.secrets = list(secrets)	# (domain, secret) pairs
         self.lines = list(lines)
         self.components = (DEFAULT_COMPONENTS if components is None
@@ -296,7 +297,8 @@ class Daemon:
         log = open(self.logpath, 'w')
         self.proc = subprocess.Popen([GATEWAYD, '-dv', '-f', self.confpath],
                                      stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT,
+                                     preexec_fn=self._limits)
         log.close()
         _daemons.append(self)
         want = ['engine: listening on %s port %d' % (a, self.port)
@@ -312,6 +314,12 @@ class Daemon:
         self.kill()
         raise Fail('daemon %s did not start listening: %s' %
                    (self.name, ' | '.join(self.log().splitlines()[-8:])))
+
+    def _limits(self):
+        if self.nofile is not None:
+            import resource
+            resource.setrlimit(resource.RLIMIT_NOFILE,
+                               (self.nofile, self.nofile))
 
     def log(self):
         try:
