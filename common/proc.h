@@ -53,7 +53,7 @@ struct imsg_handler {
 };
 
 struct imsg_channel {
-	const char			*peer;		/* the far end, for errors */
+	const char			*peer;		/* for errors */
 	const struct imsg_handler	*handlers;
 	size_t				 nhandlers;
 	void				(*done)(void *); /* after a batch */

@@ -207,6 +207,9 @@ bounce_read(struct bounce_info *bi, const char *raw, size_t len,
 	int			 ok;
 
 	str_append(&doc, &doclen, "<w xmlns='" NS_COMPONENT "'");
+	/* The sender's stream: prefix, unless its header bound it anew. */
+	if (decls == NULL || strstr(decls, " xmlns:stream=") == NULL)
+		str_append(&doc, &doclen, " xmlns:stream='" NS_STREAMS "'");
 	if (decls != NULL)
 		str_append(&doc, &doclen, decls);
 	str_append(&doc, &doclen, ">");

@@ -69,8 +69,8 @@ struct conn_events {
 	void		 (*eof)(void *);	/* the peer closed its side */
 	void		 (*timeout)(void *);	/* handshake timeout */
 	void		 (*stalled)(void *);	/* conn_stall_start ran out */
-	void		 (*drained)(void *);	/* down to the conn_watch mark */
-	void		 (*closed)(void *);	/* closed; its queue still holds */
+	void		 (*drained)(void *);	/* down to conn_watch's mark */
+	void		 (*closed)(void *);	/* its queue still holds */
 	void		 (*freed)(void *);	/* nobody holds it any more */
 	void		 (*all_closed)(void);	/* the last one is freed */
 };

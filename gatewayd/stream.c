@@ -43,6 +43,7 @@
 #include "xml.h"
 
 #define STREAM_SLICE	2048	/* bytes handed to expat at a time */
+#define STREAM_SPLICE_MAX 1024	/* header declarations copied to stanzas */
 
 /*
  * Expat 2.6 delays parsing a token until more input arrives (the fix of
@@ -75,6 +76,7 @@ struct stream {
 	int				 default_ns_ok;
 	int				 waking;	/* fed our own header */
 	uint32_t			 depth;
+	uint32_t			 el_decls;	/* the next element's */
 	uint32_t			 max_stanza;	/* 0: the limit's */
 	/* The caller's bytes, from view_base on. */
 	const char			*view;
@@ -97,7 +99,7 @@ struct stream {
 	uint64_t			 st_start;
 	uint64_t			 st_end;
 	size_t				 st_name_len;
-	int				 st_pending;	/* held, to offer again */
+	int				 st_pending;	/* held, to offer */
 	char				 domain[GW_NAME_MAX];
 };
 
@@ -477,8 +479,9 @@ stream_parsed(struct stream *st, enum XML_Status status)
 		if (st->state == STREAM_CLOSING)
 			return;
 		code = XML_GetErrorCode(st->parser);
-		stream_error(st, stream_parse_condition(code), "%s at byte %lld",
-		    XML_ErrorString(code), (long long)stream_index(st));
+		stream_error(st, stream_parse_condition(code),
+		    "%s at byte %lld", XML_ErrorString(code),
+		    (long long)stream_index(st));
 		return;
 	case XML_STATUS_SUSPENDED:
 		st->suspended = 1;
@@ -674,15 +677,18 @@ stream_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 	if (st->state == STREAM_CLOSING || st->stop_condition != NULL)
 		return;
 	st->depth++;
+	/* Namespace declarations are attributes too. */
+	while (attrs[2 * nattrs] != NULL)
+		nattrs++;
+	nattrs += st->el_decls;
+	st->el_decls = 0;
+	if (nattrs > st->limits->max_attrs && !st->waking) {
+		stream_stop(st, "policy-violation", "too many attributes");
+		return;
+	}
 	if (st->depth == 1) {
 		if (!st->waking)
 			stream_header(st, name, attrs);
-		return;
-	}
-	while (attrs[2 * nattrs] != NULL)
-		nattrs++;
-	if (nattrs > st->limits->max_attrs) {
-		stream_stop(st, "policy-violation", "too many attributes");
 		return;
 	}
 	if (st->depth - 1 > st->limits->max_depth) {
@@ -720,7 +726,8 @@ stream_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 			stream_stanza_start(st, name, attrs);
 		break;
 	default:
-		stream_stop(st, "not-authorized", "element before the handshake");
+		stream_stop(st, "not-authorized",
+		    "element before the handshake");
 		break;
 	}
 	if (st->stop_condition == NULL)
@@ -770,6 +777,8 @@ stream_handshake_end(struct stream *st)
 {
 	uint8_t	digest[GW_DIGEST_LEN];
 
+	/* What the handshake declared is not the next stanza's. */
+	splice_stanza_done(&st->splice);
 	if (st->handshake_bad || hex_decode(st->handshake,
 	    st->handshake_len, digest, sizeof(digest)) == -1) {
 		stream_stop(st, "not-authorized", "malformed handshake");
@@ -872,6 +881,7 @@ stream_nsdecl(void *arg, const XML_Char *prefix, const XML_Char *uri)
 {
 	struct stream	*st = arg;
 
+	st->el_decls++;
 	/* Declarations of the stream header itself: depth is still 0. */
 	if (st->depth == 0) {
 		if (st->waking)
@@ -963,6 +973,12 @@ stream_header(struct stream *st, const XML_Char *name, const XML_Char **attrs)
 	}
 	if ((lang = xml_attr(attrs, NS_XML_LANG)) != NULL)
 		splice_add(&st->splice, "xml:lang", lang);
+	/* Each stanza carries these: they may not make it much bigger. */
+	if (st->splice.len > STREAM_SPLICE_MAX) {
+		stream_stop(st, "policy-violation",
+		    "header declarations too long");
+		return;
+	}
 	st->boundary = stream_index(st) + XML_GetCurrentByteCount(st->parser);
 	/* The owner gets the stream id; parsing waits for it. */
 	st->state = STREAM_STREAMID;

@@ -1,0 +1,163 @@
+"""
+What an attacker tried, each as a test that failed before its fix: an
+authenticated component must not be able to make another component's
+stream ill-formed, nor get more than the limits allow, and whatever it
+sends that cannot be delivered is answered.
+"""
+
+import os
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..'))
+import gwtest as gw			# noqa: E402
+from gwtest import expect		# noqa: E402
+
+NS_C = gw.NS_COMPONENT
+SECRETS = {d: gw.new_secret(d.split('.')[0]) for d in
+           ('a.example.org', 'b.example.org')}
+COMPONENTS = ['component "a.example.org"', 'component "b.example.org"']
+MAX_STANZA = 10000
+MAX_ATTRS = 16
+daemons = []
+
+
+def daemon(name, lines=()):
+    d = gw.Daemon(name, list(SECRETS.items()), list(lines), COMPONENTS,
+                  ipv6=False)
+    daemons.append(d)
+    return d.start()
+
+
+def comp(d, domain, attrs=''):
+    """An authenticated stream; attrs go on its header."""
+    c = d.connect()
+    c.send(gw.stream_header(domain, attrs))
+    c.read_header()
+    expect(c.handshake(SECRETS[domain]), 'handshake: %s' % c.describe())
+    return c
+
+
+def stanzas(c):
+    return [e for e in c.stream.elements if e.tag in
+            ('{%s}message' % NS_C, '{%s}presence' % NS_C, '{%s}iq' % NS_C)]
+
+
+def wait_stanzas(c, n):
+    c.read_until(lambda: len(stanzas(c)) >= n or c.stream.error is not None)
+    expect(c.stream.error is None, 'ill-formed at the receiver: %s: %s' %
+           (c.stream.error, c.describe()))
+    got = stanzas(c)
+    expect(len(got) >= n, '%d stanzas came, expected %d: %s' %
+           (len(got), n, c.describe()))
+    return got
+
+
+def message(body, to='b.example.org', sid='m'):
+    return ("<message from='a.example.org' to='%s' id='%s'>%s</message>" %
+            (to, sid, body))
+
+
+# ---------------------------------------------------------------------------
+# 3. A handshake that redeclares a prefix of its header.
+
+def t_handshake_redeclares(d):
+    a = d.connect()
+    a.send(gw.stream_header('a.example.org', "xmlns:p='urn:example:p'"))
+    a.read_header()
+    v = gw.digest(a.stream_id, SECRETS['a.example.org'])
+    a.send("<handshake xmlns:p='urn:example:other'>%s</handshake>" % v)
+    a.read_until(a.answered)
+    expect(a.stream.handshake_ok(), 'handshake: %s' % a.describe())
+    b = comp(d, 'b.example.org')
+    a.send(message('<p:x/>', sid='r1'))
+    m = wait_stanzas(b, 1)[0]
+    expect(m.find('{urn:example:p}x') is not None,
+           'the header prefix is lost: %s' % b.describe())
+    a.close()
+    b.close()
+
+
+# 6. The stanza size limit is exact.
+
+def sized(n):
+    """A message of exactly n bytes."""
+    s = message('<body>%s</body>', sid='s')
+    return s % ('x' * (n - len(s % '')))
+
+
+def t_limit_exact(d):
+    a = comp(d, 'a.example.org')
+    b = comp(d, 'b.example.org')
+    a.send(sized(MAX_STANZA))
+    m = wait_stanzas(b, 1)[0]
+    expect(len(m.findtext('{%s}body' % NS_C)) > MAX_STANZA // 2,
+           'the stanza at the limit is cut')
+    a.send(sized(MAX_STANZA + 1))
+    gw.expect_stream_error(a, 'policy-violation', 'a.example.org')
+    # Our closing tag to b comes after anything a's stream could send.
+    b.send(gw.CLOSE)
+    b.read_to_eof()
+    got = len(stanzas(b))
+    expect(got == 1, '%d stanzas arrived, the one over the limit too' % got)
+    b.close()
+
+
+# 7. A stanza using the header's stream: prefix, undeliverable.
+
+def t_bounce_stream_prefix(d):
+    a = comp(d, 'a.example.org')
+    a.send(message('<stream:x/>', to='nowhere.example', sid='b1'))
+    a.read_until(lambda: len(stanzas(a)) >= 1 or a.eof)
+    got = stanzas(a)
+    expect(got and got[0].get('type') == 'error' and
+           got[0].get('id') == 'b1' and
+           got[0].find('{%s}x' % gw.NS_STREAMS) is not None,
+           'no bounce: %s' % a.describe())
+    a.close()
+
+
+# 12. Namespace declarations count as attributes; the header's are bound.
+
+def t_nsdecl_counted(d):
+    a = comp(d, 'a.example.org')
+    decls = ' '.join("xmlns:p%d='urn:p%d'" % (i, i)
+                     for i in range(MAX_ATTRS + 1))
+    a.send("<message from='a.example.org' to='b.example.org' %s/>" % decls)
+    gw.expect_stream_error(a, 'policy-violation', 'a.example.org')
+
+
+def t_header_decls_bound(d):
+    decls = ' '.join("xmlns:p%d='urn:example:%s'" % (i, 'x' * 40)
+                     for i in range(MAX_ATTRS + 1))
+    c = d.connect()
+    c.send(gw.stream_header('a.example.org', decls))
+    gw.expect_stream_error(c, 'policy-violation', False)
+
+
+def main():
+    t0 = time.monotonic()
+    d = daemon('attack', ['max stanza size %d' % MAX_STANZA,
+                          'max attributes %d' % MAX_ATTRS])
+    P = 'attack: '
+    gw.run(P + 'a handshake redeclaring a header prefix leaves the '
+           'receiver well-formed', t_handshake_redeclares, d)
+    gw.run(P + 'a stanza at the size limit passes, one byte over is '
+           'policy-violation', t_limit_exact, d)
+    gw.run(P + 'an undeliverable stanza using the stream: prefix is '
+           'bounced', t_bounce_stream_prefix, d)
+    gw.run(P + 'namespace declarations count as attributes',
+           t_nsdecl_counted, d)
+    gw.run(P + 'a header with more declarations than attributes allowed '
+           '-> policy-violation', t_header_decls_bound, d)
+    gw.check_stop(P + 'SIGTERM exits 0', d)
+    gw.check_logs_clean(P + 'no secret and no digest in any log', daemons)
+    print('# %s: %.1fs' % (os.path.basename(__file__),
+                           time.monotonic() - t0), flush=True)
+    gw.finish()
+
+
+if __name__ == '__main__':
+    main()
