@@ -99,7 +99,6 @@ struct authd_answer {
 };
 TAILQ_HEAD(authd_answers, authd_answer);
 
-#define AUTHD_MAX_STREAMS	100000	/* more would be a broken engine */
 #define AUTHD_MAX_SOURCES	10000
 #define AUTHD_SLOT_MS		1000	/* between held-down answers */
 
@@ -516,10 +515,23 @@ authd_new_stream(struct imsg *imsg, const void *data, void *arg)
 	(void)imsg;
 	(void)arg;
 	imsg_check_string(req->domain, sizeof(req->domain), "AUTH_STREAM");
-	if (nstreams >= AUTHD_MAX_STREAMS)
-		fatalx("the engine has %zu streams waiting", nstreams);
-	if ((st = calloc(1, sizeof(*st))) == NULL)
-		fatal("authd_new_stream");
+	memset(&reply, 0, sizeof(reply));
+	reply.conn_id = req->conn_id;
+	/*
+	 * The engine holds no more unauthenticated connections than the
+	 * configuration allows, each with at most one id out.  Beyond that
+	 * (or without memory) the answer is no id: that connection gets
+	 * resource-constraint, nothing else changes.
+	 */
+	if (nstreams >= running->global.max_unauth ||
+	    (st = calloc(1, sizeof(*st))) == NULL) {
+		log_warnx("no stream id for connection %llu: %zu ids out",
+		    (unsigned long long)req->conn_id, nstreams);
+		if (imsg_compose(&ibuf_engine, IMSG_AUTH_STREAMID, 0, 0, -1,
+		    &reply, sizeof(reply)) == -1)
+			fatal("imsg_compose");
+		return;
+	}
 	st->conn_id = req->conn_id;
 	strlcpy(st->domain, req->domain, sizeof(st->domain));
 	st->peer = req->peer;
@@ -529,9 +541,6 @@ authd_new_stream(struct imsg *imsg, const void *data, void *arg)
 		fatalx("AUTH_STREAM: connection %llu has a stream already",
 		    (unsigned long long)st->conn_id);
 	nstreams++;
-
-	memset(&reply, 0, sizeof(reply));
-	reply.conn_id = st->conn_id;
 	strlcpy(reply.id, st->id, sizeof(reply.id));
 	if (imsg_compose(&ibuf_engine, IMSG_AUTH_STREAMID, 0, 0, -1, &reply,
 	    sizeof(reply)) == -1)

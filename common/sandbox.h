@@ -26,6 +26,7 @@
 #define SANDBOX_AUTHD	2	/* no network at all */
 
 void	sandbox_child(int);
+void	sandbox_parent(void);
 
 /* Gives freed memory back to the system (glibc keeps it otherwise). */
 void	compat_release_memory(void);

@@ -213,6 +213,18 @@ set_limit(int resource, rlim_t soft, rlim_t hard)
 		fatal("setrlimit %d", resource);
 }
 
+/*
+ * The parent reads the secrets file: its memory may hold them, so it is
+ * no more dumpable than its children, and leaves no core.
+ */
+void
+sandbox_parent(void)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_DUMPABLE");
+	set_limit(RLIMIT_CORE, 0, 0);
+}
+
 void
 sandbox_child(int role)
 {

@@ -15,6 +15,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/resource.h>
 
 #include <err.h>
 #include <fcntl.h>
@@ -26,6 +27,17 @@
 #ifndef GATEWAYD_PATH
 #define GATEWAYD_PATH	"/usr/local/sbin/gatewayd"
 #endif
+
+/* The parent reads the secrets file: it leaves no core. */
+void
+sandbox_parent(void)
+{
+	struct rlimit	rl;
+
+	rl.rlim_cur = rl.rlim_max = 0;
+	if (setrlimit(RLIMIT_CORE, &rl) == -1)
+		fatal("setrlimit");
+}
 
 /* Chroot and the user change were done by the caller; pledge is the rest. */
 void

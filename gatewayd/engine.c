@@ -368,13 +368,22 @@ engine_auth_streamid(struct imsg *imsg, const void *data, void *arg)
 {
 	const struct gw_auth_streamid	*sid = data;
 	struct session			*s;
+	size_t				 len;
 
 	(void)imsg;
 	(void)arg;
-	if (strnlen(sid->id, sizeof(sid->id)) != GW_STREAMID_LEN)
+	len = strnlen(sid->id, sizeof(sid->id));
+	if (len != GW_STREAMID_LEN && len != 0)
 		fatalx("AUTH_STREAMID: bad id");
 	if ((s = session_of(sid->conn_id)) == NULL)
 		return;
+	if (len == 0) {
+		/* authd has no room: this one waits no longer. */
+		s->s_auth_pending = 0;
+		stream_error(s->s_stream, "resource-constraint",
+		    "authd issued no stream id");
+		return;
+	}
 	stream_streamid(s->s_stream, sid->id);
 	session_continue(s);
 }

@@ -152,6 +152,7 @@ main(int argc, char *argv[])
 		authd_main(debug, verbose, child_user, child_chroot);
 	}
 
+	sandbox_parent();
 	if ((conf = parse_config(conffile, 0)) == NULL)
 		exit(1);
 	if (noaction) {

@@ -48,6 +48,7 @@
 static struct imsgbuf	 ib_parent, ib_engine;
 static pid_t		 authd_pid;
 static int		 failures;
+static int		 last_streamid_refused;	/* an empty id came */
 /* Near 2^32, so that the ids cross it: they are 64 bits. */
 static uint64_t		 next_conn = 0xfffffff0ULL;
 static char		 scratch[] = "/tmp/gw-authd.XXXXXX";
@@ -153,7 +154,8 @@ struct secret {
 };
 
 static void
-configure(const struct secret *secrets, size_t n, uint32_t fail_max)
+configure(const struct secret *secrets, size_t n, uint32_t fail_max,
+    uint32_t max_unauth)
 {
 	struct gw_global		g;
 	struct gw_component_conf	comp;
@@ -164,6 +166,7 @@ configure(const struct secret *secrets, size_t n, uint32_t fail_max)
 
 	memset(&g, 0, sizeof(g));
 	g.auth_fail_max = fail_max;
+	g.max_unauth = max_unauth;
 	g.auth_fail_window = 60;
 	g.auth_holddown = 60;
 	send_msg(&ib_parent, IMSG_RECONF_START, &g, sizeof(g));
@@ -202,9 +205,12 @@ new_stream(uint64_t conn, const char *domain, const char *addr,
 	inet_pton(AF_INET, addr, &sin->sin_addr);
 	send_msg(&ib_engine, IMSG_AUTH_STREAM, &req, sizeof(req));
 	id[0] = '\0';
+	last_streamid_refused = 0;
 	if (recv_msg(&ib_engine, &sid, sizeof(sid)) == IMSG_AUTH_STREAMID &&
-	    sid.conn_id == conn)
+	    sid.conn_id == conn) {
 		strlcpy(id, sid.id, GW_STREAMID_LEN + 1);
+		last_streamid_refused = sid.id[0] == '\0';
+	}
 }
 
 /* A handshake on conn with the digest of id and secret: the verdict. */
@@ -301,7 +307,7 @@ main(int argc, char *argv[])
 		die("mkdtemp");
 	chmod(dir, 0755);
 	start_authd(gatewayd);
-	configure(two, 3, 3);
+	configure(two, 3, 3, 100);
 
 	conn = next_conn++;
 	new_stream(conn, "a.example.org", "192.0.2.1", id);
@@ -359,13 +365,33 @@ main(int argc, char *argv[])
 	    "3 failed handshakes from 192.0.2.4"), "no log line");
 
 	/* Reload: a removed secret stops working for new streams. */
-	configure(one, 2, 3);
+	configure(one, 2, 3, 3);
 	result("after a reload the removed secret is refused",
 	    login("a.example.org", "192.0.2.6", "second-secret-of-a", NULL) ==
 	    AUTH_DENIED, "");
 	result("after a reload the kept secret works",
 	    login("a.example.org", "192.0.2.6", "first-secret-of-a", NULL) ==
 	    AUTH_OK, "");
+
+	/*
+	 * With max unauthenticated 3, the engine never has more ids out;
+	 * if it asks for more, authd says no (an empty id) and lives on.
+	 */
+	for (i = 0; i < 5; i++) {
+		conn = next_conn++;
+		new_stream(conn, "a.example.org", "192.0.2.7", id2);
+		if (last_streamid_refused)
+			break;
+	}
+	snprintf(why, sizeof(why), "%d ids issued before a refusal", i);
+	result("over its table's size authd refuses an id",
+	    last_streamid_refused && i <= 3, why);
+	memset(&forget, 0, sizeof(forget));
+	forget.conn_id = conn - 1;
+	send_msg(&ib_engine, IMSG_AUTH_FORGET, &forget, sizeof(forget));
+	new_stream(next_conn++, "a.example.org", "192.0.2.7", id2);
+	result("authd lives on and issues ids again once one is forgotten",
+	    strlen(id2) == GW_STREAMID_LEN, "");
 
 	result("no secret in the log", !log_contains("secret-of-") &&
 	    !log_contains("first-secret") && !log_contains("second-secret"),
