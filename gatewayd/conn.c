@@ -709,7 +709,9 @@ conn_write(struct conn *c, const char *data, size_t len)
 
 /*
  * What is still queued, stanza by stanza with its sender, to fn; then
- * the queue is empty.  A stanza partly written is handed over whole.
+ * the queue is empty.  A stanza partly written stays, so that whatever
+ * follows it (a stream error) starts at a stanza's boundary; once the
+ * connection is closed it cannot be finished and is handed over whole.
  */
 void
 conn_take_queue(struct conn *c, void (*fn)(uint64_t, const char *, size_t,
@@ -717,12 +719,23 @@ conn_take_queue(struct conn *c, void (*fn)(uint64_t, const char *, size_t,
 {
 	struct outq	*q = &c->c_out;
 	struct qrec	*r;
-	size_t		 i, pos = q->off - q->rdone;
+	size_t		 i = 0, pos = q->off - q->rdone, keep = 0;
 
-	for (i = 0; i < q->rnum; i++) {
+	if (!c->c_dead && q->rnum > 0 && q->rdone > 0) {
+		r = &q->recs[q->rfirst];
+		keep = r->len - q->rdone;
+		pos += r->len;
+		i = 1;
+	}
+	for (; i < q->rnum; i++) {
 		r = &q->recs[(q->rfirst + i) % q->rcap];
 		fn(r->sender, q->data + pos, r->len, arg);
 		pos += r->len;
+	}
+	if (keep > 0) {
+		q->len = q->off + keep;
+		q->rnum = 1;
+		return;
 	}
 	q->off = q->len = 0;
 	q->rnum = q->rdone = 0;

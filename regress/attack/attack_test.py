@@ -7,6 +7,7 @@ sends that cannot be delivered is answered.
 
 import os
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -137,6 +138,28 @@ def t_header_decls_bound(d):
     gw.expect_stream_error(c, 'policy-violation', False)
 
 
+# 8. A destination stalled past the queue timeout: its stream error
+# comes at a stanza's boundary, after whatever it had half received.
+
+def t_stall_error_boundary(d):
+    a = comp(d, 'a.example.org')
+    b = comp(d, 'b.example.org')
+    n = 6000		# more than the kernel's buffers hold
+    data = ''.join(message('<body>%s</body>' % ('z' * 900), sid='%d' % i)
+                   for i in range(n)).encode()
+    a.sock.settimeout(None)
+    sender = threading.Thread(target=a.sock.sendall, args=(data,),
+                              daemon=True)
+    sender.start()
+    expect(d.wait_log('b.example.org: resource-constraint', 15),
+           'no resource-constraint: %s' % d.log()[-400:])
+    b.read_to_eof(10)
+    p = gw.stream_error_problems(b, 'resource-constraint', 'b.example.org')
+    expect(not p, 'the receiver: %s' % p)
+    sender.join(15)
+    a.close()
+
+
 def main():
     t0 = time.monotonic()
     d = daemon('attack', ['max stanza size %d' % MAX_STANZA,
@@ -153,6 +176,11 @@ def main():
     gw.run(P + 'a header with more declarations than attributes allowed '
            '-> policy-violation', t_header_decls_bound, d)
     gw.check_stop(P + 'SIGTERM exits 0', d)
+
+    d = daemon('stall', ['queue timeout 2', 'max queue size 64K'])
+    gw.run(P + 'a stalled destination gets its stream error at a stanza '
+           'boundary', t_stall_error_boundary, d)
+    gw.check_stop(P + 'stall: SIGTERM exits 0', d)
     gw.check_logs_clean(P + 'no secret and no digest in any log', daemons)
     print('# %s: %.1fs' % (os.path.basename(__file__),
                            time.monotonic() - t0), flush=True)

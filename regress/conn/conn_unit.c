@@ -884,7 +884,11 @@ t_take_queue(void)
 	return (0);
 }
 
-/* A stanza partly written is handed over whole. */
+/*
+ * A stanza partly written stays queued, to be finished (what follows
+ * starts at a stanza boundary); once the connection is closed it is
+ * handed over whole.
+ */
 static int
 t_take_partial(void)
 {
@@ -904,9 +908,16 @@ t_take_partial(void)
 	iov_set(&iov, "tail");
 	conn_queuev(r->c, 6, &iov, 1);
 	conn_take_queue(r->c, take_one, NULL);
-	CHECK(ntaken == 2);
-	CHECK_TAKEN(0, 5, big, BIG);
-	CHECK_TAKEN(1, 6, "tail", 4);
+	CHECK(ntaken == 1);
+	CHECK_TAKEN(0, 6, "tail", 4);
+	CHECK(conn_queued(r->c) == q);
+	iov_set(&iov, "next");
+	conn_queuev(r->c, 7, &iov, 1);
+	conn_close(r->c);
+	conn_take_queue(r->c, take_one, NULL);
+	CHECK(ntaken == 3);
+	CHECK_TAKEN(1, 5, big, BIG);
+	CHECK_TAKEN(2, 7, "next", 4);
 	CHECK(conn_queued(r->c) == 0);
 	return (0);
 }

@@ -1,0 +1,829 @@
+/*
+ * Copyright (c) 2026 The gatewayd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * libFuzzer target: the stream layer (gatewayd/stream.c) alone.  The
+ * input is 4 bytes of seed for a small PRNG and then the peer's bytes.
+ * The PRNG splits those bytes into reads, picks the verdicts (DONE,
+ * HOLD then stream_go, DONE_PAUSE), when a pause is lifted, when the
+ * stream rests and, in some runs, what the engine does to a stream from
+ * outside (keepalives, stream_set_max_stanza, stream_error).  The
+ * harness keeps the input from the offset stream_input returns, as the
+ * connection layer does, and answers for authd (a fixed stream id, every
+ * handshake AUTH_OK) and the router (from must be irc.example.org).
+ *
+ * It aborts when
+ *  - a stanza, with its decls spliced in behind its name as the router
+ *    does, is not exactly one well-formed element in a receiver's
+ *    stream, or its from there is not of irc.example.org, or its from,
+ *    to or name differ from what stanza_start was told, or it is longer
+ *    than the stanza limit, or nested deeper or with more attributes
+ *    than the limits allow;
+ *  - what the stream writes is not a well-formed prefix of a document,
+ *    or is not a whole document once closing() is reported;
+ *  - any callback comes after closing(), or while the stream should be
+ *    waiting, or a held stanza comes back different;
+ *  - a run without outside events ends differently from the same input
+ *    fed whole without pauses or rests: other stanzas, another outcome.
+ *    Limits are checked per read, so an error before authentication
+ *    that is policy-violation, and which of two errors comes first
+ *    when one is policy-violation, may differ; nothing else may.
+ *
+ * FUZZ_VERBOSE=1 in the environment keeps the stream's log on stderr.
+ */
+
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <expat.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "log.h"
+#include "stream.h"
+#include "xml.h"
+
+#define IRC		"irc.example.org"
+#define STREAMID	"0123456789abcdef0123456789abcdef"
+#define RECV_HDR	"<stream:stream xmlns='" NS_COMPONENT "' " \
+			"xmlns:stream='" NS_STREAMS "'>"
+#define MAX_STANZA	10000
+#define MAX_DEPTH	32
+#define MAX_ATTRS	64
+#define MAX_PUMPS	100000
+#define MAX_HOLDS	3
+
+XML_Bool XML_SetReparseDeferralEnabled(XML_Parser, XML_Bool)
+    __attribute__((__weak__));
+
+int	LLVMFuzzerInitialize(int *, char ***);
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+enum { P_NONE, P_ID, P_VERDICT, P_GO };
+
+struct buf {
+	char	*p;
+	size_t	 len, cap;
+};
+
+/* What the output said, read by expat as it came. */
+struct outcome {
+	int	 depth, in_error, auth, closed;
+	char	 cond[64];
+};
+
+struct run {
+	struct stream		*st;
+	uint32_t		 rnd;
+	int			 plain;		/* the reference: no PRNG */
+	int			 events;	/* outside events: no compare */
+	struct buf		 kept;
+	uint64_t		 kbase;
+	XML_Parser		 outp;
+	struct outcome		 o;
+	struct buf		 stanzas;	/* len, bytes; len, bytes... */
+	int			 nst;
+	struct buf		 held;
+	int			 holding, holds;
+	struct buf		 from, to;	/* the current stanza_start's */
+	int			 has_from, has_to;
+	enum stanza_kind	 kind;
+	int			 pend, started, closing;
+	uint32_t		 max_stanza;	/* stream_set_max_stanza's */
+};
+
+/* A receiver reading a forwarded stanza. */
+struct recv {
+	XML_Parser	 p;
+	int		 depth, tops, ends, maxdepth, attrs_bad;
+	uint64_t	 end;
+	char		 name[64];
+	struct buf	 from, to;
+	int		 has_from, has_to;
+};
+
+static void	breach(const char *, ...)
+		    __attribute__((__format__ (printf, 1, 2)))
+		    __attribute__((__noreturn__));
+
+static const struct stream_limits limits = {
+	4096, MAX_STANZA, MAX_DEPTH, MAX_ATTRS
+};
+static FILE	*errfp;
+static int	 verbose;
+
+static void
+buf_add(struct buf *b, const void *p, size_t len)
+{
+	char	*np;
+	size_t	 cap;
+
+	if (b->p == NULL || b->len + len + 1 > b->cap) {
+		for (cap = b->cap ? b->cap : 256; b->len + len + 1 > cap;)
+			cap *= 2;
+		if ((np = realloc(b->p, cap)) == NULL)
+			abort();
+		b->p = np;
+		b->cap = cap;
+	}
+	if (len > 0)
+		memcpy(b->p + b->len, p, len);
+	b->len += len;
+	b->p[b->len] = '\0';
+}
+
+static void
+buf_set(struct buf *b, const char *s)
+{
+	b->len = 0;
+	buf_add(b, s, strlen(s));
+}
+
+static void
+buf_free(struct buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Bytes for a message on one line: escaped, cut. */
+static const char *
+shown(const char *p, size_t len)
+{
+	static char	 ring[4][700];
+	static int	 next;
+	char		*s = ring[next++ % 4];
+	size_t		 i, n = 0;
+
+	for (i = 0; i < len && n < sizeof(ring[0]) - 8; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+			s[n++] = p[i];
+		else
+			n += snprintf(s + n, 5, "\\x%02x", (unsigned char)p[i]);
+	}
+	snprintf(s + n, 4, "%s", i < len ? "..." : "");
+	return (s);
+}
+
+static void
+breach(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	fprintf(errfp, "stream_fuzz: ORACLE: ");
+	vfprintf(errfp, fmt, ap);
+	fprintf(errfp, "\n");
+	va_end(ap);
+	fflush(errfp);
+	abort();
+}
+
+static uint32_t
+rnd(struct run *r)
+{
+	r->rnd ^= r->rnd << 13;
+	r->rnd ^= r->rnd >> 17;
+	r->rnd ^= r->rnd << 5;
+	return (r->rnd);
+}
+
+/* One chance in n, never in the reference run. */
+static int
+chance(struct run *r, uint32_t n)
+{
+	return (!r->plain && rnd(r) % n == 0);
+}
+
+/* [local@]domain[/resource]: is domain want, in any case, maybe a dot? */
+static int
+jid_domain_is(const char *jid, const char *want)
+{
+	const char	*slash, *at, *d;
+	size_t		 len, i;
+
+	if ((slash = strchr(jid, '/')) == NULL)
+		slash = jid + strlen(jid);
+	at = memchr(jid, '@', slash - jid);
+	d = at != NULL ? at + 1 : jid;
+	len = slash - d;
+	if (len > 0 && d[len - 1] == '.')
+		len--;
+	if (len != strlen(want))
+		return (0);
+	for (i = 0; i < len; i++)
+		if (tolower((unsigned char)d[i]) != want[i])
+			return (0);
+	return (1);
+}
+
+static void
+parser_init(XML_Parser p, void *arg)
+{
+	if (XML_SetReparseDeferralEnabled != NULL)
+		XML_SetReparseDeferralEnabled(p, XML_FALSE);
+	XML_SetUserData(p, arg);
+}
+
+/* The receiver. */
+
+static void XMLCALL
+recv_start(void *arg, const XML_Char *name, const XML_Char **attrs)
+{
+	struct recv	*rv = arg;
+	const char	*v;
+	int		 n;
+
+	if (++rv->depth == 1)
+		return;
+	if (rv->depth - 1 > rv->maxdepth)
+		rv->maxdepth = rv->depth - 1;
+	for (n = 0; attrs[2 * n] != NULL; n++)
+		;
+	/* The stanza may get the header's xml:lang as one more. */
+	if (n > MAX_ATTRS + (rv->depth == 2))
+		rv->attrs_bad = 1;
+	if (rv->depth != 2)
+		return;
+	if (rv->tops++ > 0)
+		return;
+	strlcpy(rv->name, name, sizeof(rv->name));
+	if ((v = xml_attr(attrs, "from")) != NULL) {
+		rv->has_from = 1;
+		buf_set(&rv->from, v);
+	}
+	if ((v = xml_attr(attrs, "to")) != NULL) {
+		rv->has_to = 1;
+		buf_set(&rv->to, v);
+	}
+}
+
+static void XMLCALL
+recv_end(void *arg, const XML_Char *name)
+{
+	struct recv	*rv = arg;
+
+	(void)name;
+	if (rv->depth-- != 2)
+		return;
+	if (rv->ends++ == 0)
+		rv->end = XML_GetCurrentByteIndex(rv->p) +
+		    XML_GetCurrentByteCount(rv->p);
+}
+
+static const char *
+kind_name(enum stanza_kind kind)
+{
+	switch (kind) {
+	case STANZA_MESSAGE:
+		return (NS_COMPONENT " message");
+	case STANZA_PRESENCE:
+		return (NS_COMPONENT " presence");
+	case STANZA_IQ:
+		return (NS_COMPONENT " iq");
+	}
+	return ("?");
+}
+
+/* Oracles (a) and (b): the stanza as a receiver reads it. */
+static void
+recv_check(struct run *r, const char *f, size_t len)
+{
+	struct recv	rv;
+	enum XML_Status	s1, s2;
+	const size_t	hlen = sizeof(RECV_HDR) - 1;
+
+	memset(&rv, 0, sizeof(rv));
+	if ((rv.p = XML_ParserCreateNS("UTF-8", NS_SEP)) == NULL)
+		abort();
+	parser_init(rv.p, &rv);
+	XML_SetElementHandler(rv.p, recv_start, recv_end);
+	s1 = XML_Parse(rv.p, RECV_HDR, hlen, XML_FALSE);
+	s2 = XML_Parse(rv.p, f, len, XML_FALSE);
+	if (s1 != XML_STATUS_OK || s2 != XML_STATUS_OK)
+		breach("stanza not well-formed for a receiver (%s at byte "
+		    "%lld): %s", XML_ErrorString(XML_GetErrorCode(rv.p)),
+		    (long long)XML_GetCurrentByteIndex(rv.p) - (long long)hlen,
+		    shown(f, len));
+	if (rv.tops != 1 || rv.ends != 1 || rv.depth != 1 ||
+	    rv.end != hlen + len)
+		breach("stanza not one element (%d starts, %d ends, depth %d, "
+		    "ends at %llu of %zu): %s", rv.tops, rv.ends, rv.depth,
+		    (unsigned long long)(rv.end - hlen), len, shown(f, len));
+	if (rv.maxdepth > MAX_DEPTH || rv.attrs_bad)
+		breach("stanza over the limits (depth %d): %s", rv.maxdepth,
+		    shown(f, len));
+	if (strcmp(rv.name, kind_name(r->kind)) != 0)
+		breach("stanza_start said %s, the receiver reads %s: %s",
+		    kind_name(r->kind), rv.name, shown(f, len));
+	if (!rv.has_from || !jid_domain_is(rv.from.p, IRC))
+		breach("the receiver reads from='%s': %s", rv.has_from ?
+		    rv.from.p : "(none)", shown(f, len));
+	if (rv.has_from != r->has_from || strcmp(rv.from.p, r->from.p) != 0 ||
+	    rv.has_to != r->has_to || (rv.has_to &&
+	    strcmp(rv.to.p, r->to.p) != 0))
+		breach("stanza_start had from '%s' to '%s', the receiver reads "
+		    "from '%s' to '%s': %s", r->from.p, r->has_to ? r->to.p :
+		    "(none)", rv.from.p, rv.has_to ? rv.to.p : "(none)",
+		    shown(f, len));
+	XML_ParserFree(rv.p);
+	buf_free(&rv.from);
+	buf_free(&rv.to);
+}
+
+/* Oracle (c): the output, read as it comes. */
+
+static void XMLCALL
+out_start(void *arg, const XML_Char *name, const XML_Char **attrs)
+{
+	struct outcome	*o = arg;
+	const char	*local;
+
+	(void)attrs;
+	o->depth++;
+	if (o->depth == 2 && strcmp(name, NS_COMPONENT " handshake") == 0)
+		o->auth = 1;
+	else if (o->depth == 2 && strcmp(name, NS_STREAMS " error") == 0)
+		o->in_error = 1;
+	else if (o->depth == 3 && o->in_error && o->cond[0] == '\0' &&
+	    (local = strrchr(name, NS_SEP)) != NULL)
+		strlcpy(o->cond, local + 1, sizeof(o->cond));
+}
+
+static void XMLCALL
+out_end(void *arg, const XML_Char *name)
+{
+	struct outcome	*o = arg;
+
+	(void)name;
+	if (--o->depth == 0)
+		o->closed = 1;
+}
+
+static void
+cb_output(void *arg, const char *p, size_t len)
+{
+	struct run	*r = arg;
+
+	if (r->closing)
+		breach("output after closing: %s", shown(p, len));
+	if (XML_Parse(r->outp, p, len, XML_FALSE) != XML_STATUS_OK)
+		breach("output not well-formed (%s): %s",
+		    XML_ErrorString(XML_GetErrorCode(r->outp)), shown(p, len));
+}
+
+static const char *
+cb_domain(void *arg, const char *to)
+{
+	struct run	*r = arg;
+
+	if (r->closing)
+		breach("domain after closing");
+	return (strcmp(to, IRC) == 0 ? NULL : "host-unknown");
+}
+
+static void
+not_waiting(struct run *r, const char *what)
+{
+	if (r->closing)
+		breach("%s after closing", what);
+	if (r->pend != P_NONE)
+		breach("%s while waiting (%d)", what, r->pend);
+}
+
+static int
+cb_want_id(void *arg, const char *domain)
+{
+	struct run	*r = arg;
+
+	not_waiting(r, "want_id");
+	if (strcmp(domain, IRC) != 0)
+		breach("want_id for %s", domain);
+	r->pend = P_ID;
+	return (0);
+}
+
+static int
+cb_handshake(void *arg, const uint8_t digest[GW_DIGEST_LEN])
+{
+	struct run	*r = arg;
+
+	(void)digest;
+	not_waiting(r, "handshake");
+	r->pend = P_VERDICT;
+	return (0);
+}
+
+/* As the router: from of the stream's name, and a to. */
+static const char *
+cb_stanza_start(void *arg, const struct stanza_head *h, const char **why)
+{
+	struct run	*r = arg;
+
+	not_waiting(r, "stanza_start");
+	if (r->started)
+		breach("stanza_start twice for one stanza");
+	if (h->kind != STANZA_MESSAGE && h->kind != STANZA_PRESENCE &&
+	    h->kind != STANZA_IQ)
+		breach("stanza_start of kind %d", h->kind);
+	*why = "from or to missing";
+	if (h->from == NULL || h->from[0] == '\0')
+		return ("improper-addressing");
+	if (!jid_domain_is(h->from, IRC)) {
+		*why = "from is not one of the stream's names";
+		return ("invalid-from");
+	}
+	if (h->to == NULL || h->to[0] == '\0')
+		return ("improper-addressing");
+	r->kind = h->kind;
+	r->has_from = 1;
+	buf_set(&r->from, h->from);
+	r->has_to = 1;
+	buf_set(&r->to, h->to);
+	r->started = 1;
+	return (NULL);
+}
+
+static enum stanza_verdict
+verdict(struct run *r)
+{
+	uint32_t	x;
+
+	if (r->plain)
+		return (STANZA_DONE);
+	x = rnd(r) % 8;
+	if (x == 0 && r->holds < MAX_HOLDS)
+		return (STANZA_HOLD);
+	if (x == 1)
+		return (STANZA_DONE_PAUSE);
+	return (STANZA_DONE);
+}
+
+static enum stanza_verdict
+cb_stanza(void *arg, const struct stanza *s)
+{
+	struct run		*r = arg;
+	struct buf		 f = { NULL, 0, 0 };
+	enum stanza_verdict	 v;
+	size_t			 n = s->name_len, max;
+
+	not_waiting(r, "stanza");
+	if (!r->started)
+		breach("stanza without stanza_start");
+	if (s->len < n + 2 || s->raw[0] != '<' ||
+	    strchr(" \t\r\n/>", s->raw[n + 1]) == NULL)
+		breach("name_len %zu in %s", n, shown(s->raw, s->len));
+	if ((s->decls == NULL) != (s->decls_len == 0))
+		breach("decls %p, decls_len %zu", (const void *)s->decls,
+		    s->decls_len);
+	buf_add(&f, s->raw, n + 1);
+	if (s->decls != NULL)
+		buf_add(&f, s->decls, s->decls_len);
+	buf_add(&f, s->raw + n + 1, s->len - n - 1);
+	if (r->holding) {
+		if (f.len != r->held.len || memcmp(f.p, r->held.p, f.len))
+			breach("held stanza %s offered again as %s",
+			    shown(r->held.p, r->held.len), shown(f.p, f.len));
+	} else {
+		max = r->max_stanza != 0 ? r->max_stanza : MAX_STANZA;
+		if (s->len > max)
+			breach("a stanza of %zu bytes, the limit %zu", s->len,
+			    max);
+		recv_check(r, f.p, f.len);
+	}
+	if ((v = verdict(r)) == STANZA_HOLD) {
+		buf_free(&r->held);
+		r->held = f;
+		r->holding = 1;
+		r->holds++;
+		r->pend = P_GO;
+		return (v);
+	}
+	buf_add(&r->stanzas, &f.len, sizeof(f.len));
+	buf_add(&r->stanzas, f.p, f.len);
+	buf_free(&f);
+	r->nst++;
+	r->holding = r->holds = r->started = 0;
+	if (v == STANZA_DONE_PAUSE)
+		r->pend = P_GO;
+	return (v);
+}
+
+static void
+cb_closing(void *arg)
+{
+	struct run	*r = arg;
+
+	if (r->closing++)
+		breach("closing reported twice");
+	if (XML_Parse(r->outp, "", 0, XML_TRUE) != XML_STATUS_OK ||
+	    !r->o.closed)
+		breach("output at closing not a whole document (%s)",
+		    XML_ErrorString(XML_GetErrorCode(r->outp)));
+}
+
+static const char *
+cb_label(void *arg)
+{
+	(void)arg;
+	return ("connection 1 from 192.0.2.1");
+}
+
+static const struct stream_ops ops = {
+	cb_output, cb_domain, cb_want_id, cb_handshake, cb_stanza_start,
+	cb_stanza, cb_closing, cb_label
+};
+
+/*
+ * The connection's part: the kept bytes in a buffer of their own, freed
+ * at once; then only those from the offset returned are kept.
+ */
+static void
+conn_input(struct run *r)
+{
+	uint64_t	 off, end = r->kbase + r->kept.len;
+	char		*copy;
+
+	if ((copy = malloc(r->kept.len + 1)) == NULL)
+		abort();
+	memcpy(copy, r->kept.p, r->kept.len);
+	off = stream_input(r->st, copy, r->kbase, r->kept.len);
+	free(copy);
+	if (off < r->kbase || off > end)
+		breach("stream_input returned %llu for %llu to %llu",
+		    (unsigned long long)off, (unsigned long long)r->kbase,
+		    (unsigned long long)end);
+	memmove(r->kept.p, r->kept.p + (off - r->kbase), end - off);
+	r->kept.len = end - off;
+	r->kept.p[r->kept.len] = '\0';
+	r->kbase = off;
+}
+
+/* authd or the router answers: the pause is over. */
+static int
+lift(struct run *r)
+{
+	int	pend = r->pend;
+
+	if (pend == P_NONE || r->closing)
+		return (0);
+	if (!stream_waiting(r->st))
+		breach("a pause (%d) the stream does not wait for", pend);
+	r->pend = P_NONE;
+	if (pend == P_ID)
+		stream_streamid(r->st, STREAMID);
+	else if (pend == P_VERDICT)
+		stream_verdict(r->st, AUTH_OK);
+	else
+		stream_go(r->st);
+	return (1);
+}
+
+/* What the engine may do to a stream between reads. */
+static void
+outside(struct run *r)
+{
+	static const uint32_t	 maxes[] = { 0, 200, 1000, 10000, 20000 };
+
+	if (chance(r, 16))
+		stream_keepalive(r->st);
+	if (!r->events || r->closing)
+		return;
+	if (chance(r, 32)) {
+		r->max_stanza = maxes[rnd(r) % nitems(maxes)];
+		stream_set_max_stanza(r->st, r->max_stanza);
+	}
+	if (chance(r, 128))
+		stream_error(r->st, "host-gone", "component removed");
+}
+
+/* Input, and again after each pause lifted, unless the lift waits. */
+static void
+pump(struct run *r, int last)
+{
+	int	i;
+
+	for (i = 0; i < MAX_PUMPS; i++) {
+		conn_input(r);
+		if (r->pend != P_NONE && !last && chance(r, 4))
+			return;
+		if (lift(r))
+			continue;
+		/* As the engine does: only with nothing kept. */
+		if (!r->closing && r->kept.len == 0 &&
+		    stream_can_rest(r->st) && chance(r, 3))
+			stream_rest(r->st);
+		return;
+	}
+	breach("no end to pauses");
+}
+
+static size_t
+split_len(struct run *r, size_t left)
+{
+	uint32_t	x;
+	size_t		n;
+
+	if (r->plain)
+		return (left);
+	x = rnd(r);
+	switch (x % 8) {
+	case 0:
+		n = left;
+		break;
+	case 1:
+	case 2:
+		n = 1 + (x >> 8) % 256;
+		break;
+	default:
+		n = 1 + (x >> 8) % 16;
+		break;
+	}
+	return (n < left ? n : left);
+}
+
+static void
+run_init(struct run *r, uint32_t seed, int plain)
+{
+	memset(r, 0, sizeof(*r));
+	r->rnd = seed != 0 ? seed : 0x9e3779b9U;
+	r->plain = plain;
+	r->events = !plain && (seed & 0x80000000U);
+	buf_add(&r->kept, "", 0);
+	buf_add(&r->stanzas, "", 0);
+	buf_set(&r->from, "");
+	buf_set(&r->to, "");
+	if ((r->outp = XML_ParserCreateNS("UTF-8", NS_SEP)) == NULL)
+		abort();
+	parser_init(r->outp, &r->o);
+	XML_SetElementHandler(r->outp, out_start, out_end);
+	if ((r->st = stream_new(&ops, r, &limits)) == NULL)
+		abort();
+}
+
+static void
+run_free(struct run *r)
+{
+	stream_free(r->st);
+	XML_ParserFree(r->outp);
+	buf_free(&r->kept);
+	buf_free(&r->stanzas);
+	buf_free(&r->held);
+	buf_free(&r->from);
+	buf_free(&r->to);
+}
+
+/* Once closed, nothing makes the stream say or report more. */
+static void
+after_closing(struct run *r)
+{
+	static const char	 more[] = "<message from='a@" IRC "' "
+				    "to='b@example.net'/></stream:stream>";
+
+	buf_add(&r->kept, more, sizeof(more) - 1);
+	conn_input(r);
+	stream_keepalive(r->st);
+	stream_peer_closed(r->st);
+	stream_error(r->st, "connection-timeout", "late");
+	stream_streamid(r->st, STREAMID);
+	stream_verdict(r->st, AUTH_OK);
+	stream_go(r->st);
+	if (stream_state(r->st) != STREAM_CLOSING)
+		breach("state %d after closing", stream_state(r->st));
+}
+
+/* The whole session: the reads, then how the connection ends. */
+static void
+run_one(struct run *r, const char *data, size_t size, int end)
+{
+	size_t	pos = 0, n;
+
+	while (pos < size && !r->closing) {
+		n = split_len(r, size - pos);
+		buf_add(&r->kept, data + pos, n);
+		pos += n;
+		pump(r, 0);
+		if (!r->closing)
+			outside(r);
+	}
+	if (!r->closing)
+		pump(r, 1);
+	if (r->pend != P_NONE && !r->closing)
+		breach("still waiting (%d) at the end", r->pend);
+	if (r->holding && !r->closing)
+		breach("a held stanza was never offered again");
+	if (!r->closing && end == 1)
+		stream_peer_closed(r->st);
+	else if (!r->closing && end == 2 &&
+	    stream_state(r->st) < STREAM_OPEN)
+		stream_error(r->st, "connection-timeout", "no handshake");
+	else if (end == 3)
+		stream_keepalive(r->st);
+	if (r->closing)
+		after_closing(r);
+}
+
+/* Which error a run ends with may depend on the reads, not the rest. */
+static void
+compare(const struct run *a, const struct run *b)
+{
+	const struct outcome	*x = &a->o, *y = &b->o;
+	int			 pv_x = strcmp(x->cond, "policy-violation") == 0;
+	int			 pv_y = strcmp(y->cond, "policy-violation") == 0;
+
+	if ((pv_x && !x->auth) || (pv_y && !y->auth))
+		return;
+	if (a->nst != b->nst || a->stanzas.len != b->stanzas.len ||
+	    memcmp(a->stanzas.p, b->stanzas.p, a->stanzas.len) != 0)
+		breach("%d stanzas (%s), fed whole %d (%s)", a->nst,
+		    shown(a->stanzas.p, a->stanzas.len), b->nst,
+		    shown(b->stanzas.p, b->stanzas.len));
+	if (x->auth != y->auth || x->closed != y->closed ||
+	    a->closing != b->closing || (strcmp(x->cond, y->cond) != 0 &&
+	    !pv_x && !pv_y))
+		breach("auth %d closed %d closing %d error '%s', fed whole: "
+		    "auth %d closed %d closing %d error '%s'", x->auth,
+		    x->closed, a->closing, x->cond, y->auth, y->closed,
+		    b->closing, y->cond);
+}
+
+#ifdef __GLIBC__
+/* The log to nowhere, but what a fatal says before the exit. */
+static ssize_t
+log_write(void *cookie, const char *p, size_t len)
+{
+	(void)cookie;
+	if (verbose || (len > 9 && strncmp(p, "fatal in ", 9) == 0))
+		(void)fwrite(p, 1, len, errfp);
+	return (len);
+}
+#endif
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+#ifdef __GLIBC__
+	cookie_io_functions_t	 io = { NULL, log_write, NULL, NULL };
+	FILE			*fp;
+#endif
+
+	(void)argc;
+	(void)argv;
+	errfp = stderr;
+	verbose = getenv("FUZZ_VERBOSE") != NULL;
+	log_init(1, LOG_DAEMON);
+	log_setverbose(0);
+#ifdef __GLIBC__
+	if ((fp = fopencookie(NULL, "w", io)) != NULL) {
+		setvbuf(fp, NULL, _IOFBF, 4096);
+		stderr = fp;
+	}
+#endif
+	if (stream_preinit() == -1)
+		abort();
+	return (0);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct run	mixed, whole;
+	uint32_t	seed;
+	int		end;
+
+	if (size < 4)
+		return (0);
+	seed = (uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 |
+	    (uint32_t)data[2] << 8 | data[3];
+	end = seed & 3;
+	data += 4;
+	size -= 4;
+
+	run_init(&mixed, seed, 0);
+	run_one(&mixed, (const char *)data, size, end);
+	if (!mixed.events) {
+		run_init(&whole, seed, 1);
+		run_one(&whole, (const char *)data, size, end);
+		compare(&mixed, &whole);
+		run_free(&whole);
+	}
+	run_free(&mixed);
+	return (0);
+}
