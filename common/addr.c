@@ -75,8 +75,9 @@ sockaddr_cmp(const struct sockaddr_storage *a,
 }
 
 /*
- * The address alone as 16 bytes, IPv4 as IPv4-mapped IPv6: one key for
- * counting per source, whatever the family.
+ * The source of a connection as 16 bytes, one key for counting per
+ * source whatever the family: an IPv4 address whole (as IPv4-mapped
+ * IPv6), an IPv6 address by its /64, since one host has a /64 to itself.
  */
 void
 sockaddr_key(const struct sockaddr_storage *ss, uint8_t key[16])
@@ -92,6 +93,8 @@ sockaddr_key(const struct sockaddr_storage *ss, uint8_t key[16])
 	} else if (ss->ss_family == AF_INET6) {
 		sin6 = (const struct sockaddr_in6 *)ss;
 		memcpy(key, &sin6->sin6_addr, 16);
+		if (!IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			memset(key + 8, 0, 8);
 	}
 }
 

@@ -51,11 +51,14 @@
 #define CONN_READ_SIZE	16384	/* also what a paused sender holds */
 #define CONN_OUTQ_MIN	4096
 
-/* Unauthenticated connections per source address. */
+TAILQ_HEAD(conn_list, conn);
+
+/* Unauthenticated connections per source, oldest first. */
 struct addr_count {
 	RB_ENTRY(addr_count)	 entry;
 	uint8_t			 addr[16];
 	uint32_t		 count;
+	struct conn_list	 conns;
 };
 
 /*
@@ -88,6 +91,9 @@ struct conn {
 	RB_ENTRY(conn)		 c_entry;
 	TAILQ_ENTRY(conn)	 c_dirty_entry;	/* output to flush */
 	TAILQ_ENTRY(conn)	 c_dead_entry;
+	TAILQ_ENTRY(conn)	 c_unauth_entry;	/* oldest first */
+	TAILQ_ENTRY(conn)	 c_source_entry;	/* the same, per source */
+	TAILQ_ENTRY(conn)	 c_closing_entry;
 	uint64_t		 c_id;
 	int			 c_fd;
 	void			*c_arg;
@@ -97,7 +103,8 @@ struct conn {
 	struct event		 c_ev_stall;
 	unsigned int		 c_reading:1, c_writing:1, c_dirty:1,
 				 c_want_read:1, c_closing:1, c_shut_wr:1,
-				 c_eof:1, c_dead:1, c_stalled:1, c_watching:1;
+				 c_eof:1, c_dead:1, c_stalled:1, c_watching:1,
+				 c_protected:1, c_in_closing:1;
 	struct inbuf		 c_in;
 	struct outq		 c_out;
 	size_t			 c_watch_mark;
@@ -111,13 +118,14 @@ struct conn {
 
 RB_HEAD(conn_tree, conn);
 RB_HEAD(addr_tree, addr_count);
-TAILQ_HEAD(conn_list, conn);
 
 static const struct conn_events	*events;
 static struct conn_limits	 limits;
 static struct conn_tree		 conns = RB_INITIALIZER(&conns);
 static struct addr_tree		 unauth_addrs = RB_INITIALIZER(&unauth_addrs);
 static struct conn_list		 dirty = TAILQ_HEAD_INITIALIZER(dirty);
+static struct conn_list		 unauth = TAILQ_HEAD_INITIALIZER(unauth);
+static struct conn_list		 closing = TAILQ_HEAD_INITIALIZER(closing);
 static struct conn_list		 graveyard =
 				    TAILQ_HEAD_INITIALIZER(graveyard);
 static struct conn_stats	 totals;
@@ -148,6 +156,7 @@ static void	conn_stall(int, short, void *);
 static void	conn_sync(struct conn *);
 static void	conn_mark_dirty(struct conn *);
 static void	conn_want_write(struct conn *, int);
+static void	conn_flush(struct conn *);
 static void	conn_reap(void);
 
 void
@@ -284,20 +293,102 @@ addr_count_get(const struct sockaddr_storage *ss)
 	if ((ac = calloc(1, sizeof(*ac))) == NULL)
 		return (NULL);
 	memcpy(ac->addr, key.addr, sizeof(ac->addr));
+	TAILQ_INIT(&ac->conns);
 	RB_INSERT(addr_tree, &unauth_addrs, ac);
 	return (ac);
 }
 
-/* One connection less from that address; the entry goes with the last. */
+/* An entry nobody is counted in goes. */
 static void
-addr_count_put(struct addr_count *ac)
+addr_count_drop(struct addr_count *ac)
 {
-	if (ac->count > 0)
-		ac->count--;
 	if (ac->count == 0) {
 		RB_REMOVE(addr_tree, &unauth_addrs, ac);
 		free(ac);
 	}
+}
+
+static void
+conn_unauth_add(struct conn *c, struct addr_count *ac)
+{
+	c->c_unauth = ac;
+	ac->count++;
+	nunauth++;
+	TAILQ_INSERT_TAIL(&unauth, c, c_unauth_entry);
+	TAILQ_INSERT_TAIL(&ac->conns, c, c_source_entry);
+}
+
+/* Authenticated, or closing: it holds an unauthenticated slot no more. */
+static void
+conn_unauth_release(struct conn *c)
+{
+	struct addr_count	*ac = c->c_unauth;
+
+	if (ac == NULL)
+		return;
+	TAILQ_REMOVE(&unauth, c, c_unauth_entry);
+	TAILQ_REMOVE(&ac->conns, c, c_source_entry);
+	ac->count--;
+	addr_count_drop(ac);
+	c->c_unauth = NULL;
+	nunauth--;
+}
+
+/* Waiting for gatewayd (authd), not for its peer: never shed. */
+void
+conn_set_protected(struct conn *c, int on)
+{
+	c->c_protected = on != 0;
+}
+
+/*
+ * Ends c to make room for a newcomer: its stream error if the socket
+ * takes it, and its slot is free at once.
+ */
+static void
+conn_shed(struct conn *c)
+{
+	events->shed(c->c_arg);
+	conn_unauth_release(c);
+	if (!c->c_closing)
+		conn_close(c);
+}
+
+/*
+ * The oldest unauthenticated connection that waits for nobody but its
+ * peer, of one source (source_list) or of all.
+ */
+static struct conn *
+conn_sheddable(struct conn_list *list, int source_list)
+{
+	struct conn	*c;
+
+	if (source_list) {
+		TAILQ_FOREACH(c, list, c_source_entry)
+			if (!c->c_protected)
+				return (c);
+	} else {
+		TAILQ_FOREACH(c, list, c_unauth_entry)
+			if (!c->c_protected)
+				return (c);
+	}
+	return (NULL);
+}
+
+/* A descriptor for a newcomer: a closing connection goes, or is shed. */
+static void
+conn_make_room(void)
+{
+	struct conn	*c;
+
+	if ((c = TAILQ_FIRST(&closing)) == NULL &&
+	    (c = conn_sheddable(&unauth, 0)) != NULL)
+		conn_shed(c);
+	if (c == NULL)
+		return;
+	conn_flush(c);
+	conn_close(c);
+	conn_reap();
 }
 
 /* A refused connection gets its reply in one write and is closed. */
@@ -312,17 +403,34 @@ conn_refuse(int s, const char *host, enum conn_refusal why)
 	close(s);
 }
 
-/* The limit a new connection from ss would break, or -1 for none. */
+/*
+ * The limit a new connection from ss would break, or -1 for none.
+ * Older connections that can go make room first.
+ */
 static int
 conn_check_limits(const struct sockaddr_storage *ss, struct addr_count **acp)
 {
+	struct conn	*c;
+
 	*acp = NULL;
 	if (nconns >= conn_max())
+		conn_make_room();
+	if (nconns >= conn_max())
 		return (CONN_REFUSE_FULL);
+	if (nunauth >= limits.max_unauth &&
+	    (c = conn_sheddable(&unauth, 0)) != NULL)
+		conn_shed(c);
 	if (nunauth >= limits.max_unauth)
 		return (CONN_REFUSE_UNAUTH);
 	if ((*acp = addr_count_get(ss)) == NULL)
 		return (CONN_REFUSE_NOMEM);
+	if ((*acp)->count >= limits.max_unauth_per_addr &&
+	    (c = conn_sheddable(&(*acp)->conns, 1)) != NULL) {
+		conn_shed(c);
+		/* Its entry may have gone with it. */
+		if ((*acp = addr_count_get(ss)) == NULL)
+			return (CONN_REFUSE_NOMEM);
+	}
 	if ((*acp)->count >= limits.max_unauth_per_addr)
 		return (CONN_REFUSE_PER_ADDR);
 	return (-1);
@@ -368,14 +476,12 @@ conn_new(int s, const struct sockaddr_storage *ss, socklen_t sslen)
 		why = CONN_REFUSE_NOMEM;
 	if (why != -1) {
 		conn_refuse(s, host, why);
-		if (ac != NULL && ac->count == 0)
-			addr_count_put(ac);
+		if (ac != NULL)
+			addr_count_drop(ac);
 		return;
 	}
 	next_id++;
-	c->c_unauth = ac;
-	ac->count++;
-	nunauth++;
+	conn_unauth_add(c, ac);
 	nconns++;
 	if (RB_INSERT(conn_tree, &conns, c) != NULL)
 		fatalx("connection id %llu twice", (unsigned long long)c->c_id);
@@ -395,11 +501,7 @@ conn_new(int s, const struct sockaddr_storage *ss, socklen_t sslen)
 void
 conn_authenticated(struct conn *c)
 {
-	if (c->c_unauth != NULL) {
-		addr_count_put(c->c_unauth);
-		c->c_unauth = NULL;
-		nunauth--;
-	}
+	conn_unauth_release(c);
 	evtimer_del(&c->c_ev_timer);
 	c->c_last_out = monotime();
 }
@@ -896,6 +998,12 @@ conn_close_after_flush(struct conn *c, unsigned int grace)
 	if (c->c_dead)
 		return;
 	c->c_closing = 1;
+	if (!c->c_in_closing) {
+		TAILQ_INSERT_TAIL(&closing, c, c_closing_entry);
+		c->c_in_closing = 1;
+	}
+	/* Its last words are not a wait for authentication. */
+	conn_unauth_release(c);
 	evtimer_del(&c->c_ev_timer);
 	evtimer_add(&c->c_ev_timer, &tv);
 	conn_mark_dirty(c);
@@ -931,10 +1039,10 @@ conn_close(struct conn *c)
 	totals.bytes_in += c->c_stats.bytes_in;
 	totals.bytes_out += c->c_stats.bytes_out;
 	totals.stanzas_out += c->c_stats.stanzas_out;
-	if (c->c_unauth != NULL) {
-		addr_count_put(c->c_unauth);
-		c->c_unauth = NULL;
-		nunauth--;
+	conn_unauth_release(c);
+	if (c->c_in_closing) {
+		TAILQ_REMOVE(&closing, c, c_closing_entry);
+		c->c_in_closing = 0;
 	}
 	conn_sync(c);
 	conn_want_write(c, 0);

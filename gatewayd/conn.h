@@ -21,6 +21,12 @@
  * nothing of XML; it tells the layer above what happens through struct
  * conn_events, each call with that layer's own pointer (conn_arg).
  *
+ * When the connections or the unauthenticated slots are full, a newcomer
+ * is not refused while an older connection can make room: one that is
+ * closing already, else the oldest unauthenticated one (of the same
+ * source, for the per-source limit) that waits for nobody but its peer
+ * (conn_set_protected marks those waiting for gatewayd).
+ *
  * Connections are found by id.  Ids are 64 bits, start at 1 and never
  * repeat while the process runs; 0 stands for gatewayd itself in the
  * sender records.
@@ -73,6 +79,8 @@ struct conn_events {
 	void		 (*closed)(void *);	/* its queue still holds */
 	void		 (*freed)(void *);	/* nobody holds it any more */
 	void		 (*all_closed)(void);	/* the last one is freed */
+	/* Shed to make room: end it now (the slot is freed meanwhile). */
+	void		 (*shed)(void *);
 };
 
 /* What a connection did, for the log and the counters. */
@@ -104,6 +112,7 @@ time_t		 conn_idle_out(const struct conn *);
 size_t		 conn_kept(const struct conn *);
 
 void		 conn_authenticated(struct conn *);
+void		 conn_set_protected(struct conn *, int);
 void		 conn_set_reading(struct conn *, int);
 void		 conn_replay(struct conn *);
 

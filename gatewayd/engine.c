@@ -128,11 +128,12 @@ static void	 session_drained(void *);
 static void	 session_closed(void *);
 static void	 session_freed(void *);
 static void	 session_all_closed(void);
+static void	 session_shed(void *);
 
 static const struct conn_events conn_events = {
 	session_new, session_refused, session_input, session_eof,
 	session_timeout, session_stalled, session_drained, session_closed,
-	session_freed, session_all_closed
+	session_freed, session_all_closed, session_shed
 };
 
 /* What a stream reports. */
@@ -348,11 +349,17 @@ session_of(uint64_t conn_id)
 	return (conn_arg(c));
 }
 
-/* Reading follows the stream: not while it waits for someone. */
+/*
+ * Reading follows the stream: not while it waits for someone.  Waiting
+ * for authd it did all it had to: it is not to be shed for a newcomer.
+ */
 static void
 session_sync(struct session *s)
 {
-	conn_set_reading(s->s_conn, !stream_waiting(s->s_stream));
+	int	waiting = stream_waiting(s->s_stream);
+
+	conn_set_reading(s->s_conn, !waiting);
+	conn_set_protected(s->s_conn, waiting);
 }
 
 /* What held the stream is over: it parses on with what is kept. */
@@ -465,11 +472,15 @@ session_handshake(void *arg, const uint8_t digest[GW_DIGEST_LEN])
 	return (0);
 }
 
+/* The stream will not use the id authd holds for it: authd forgets it. */
 static void
 session_auth_forget(struct session *s)
 {
 	struct gw_auth_forget	f;
 
+	if (!s->s_auth_pending || authd_gone)
+		return;
+	s->s_auth_pending = 0;
 	memset(&f, 0, sizeof(f));
 	f.conn_id = conn_id(s->s_conn);
 	if (imsgev_compose(&iev_authd, IMSG_AUTH_FORGET, 0, -1, &f,
@@ -585,8 +596,7 @@ session_closed(void *arg)
 		log_debug("%s closed", session_label(s));
 	stanzas_in += s->s_route.r_stanzas_in;
 	router_release(&s->s_route);
-	if (s->s_auth_pending && !authd_gone)
-		session_auth_forget(s);
+	session_auth_forget(s);
 }
 
 static void
@@ -596,6 +606,15 @@ session_freed(void *arg)
 
 	stream_free(s->s_stream);
 	free(s);
+}
+
+static void
+session_shed(void *arg)
+{
+	struct session	*s = arg;
+
+	stream_error(s->s_stream, "resource-constraint",
+	    "room made for a newcomer");
 }
 
 static void
@@ -637,13 +656,17 @@ session_stanza(void *arg, const struct stanza *stanza)
 	return (router_stanza(&s->s_route, stanza));
 }
 
-/* Our closing tag is queued: the name is free, the socket closes soon. */
+/*
+ * Our closing tag is queued: the name is free, authd's id for it too,
+ * the socket closes soon.
+ */
 static void
 session_closing(void *arg)
 {
 	struct session	*s = arg;
 
 	router_unbind(&s->s_route);
+	session_auth_forget(s);
 	conn_close_after_flush(s->s_conn, ENGINE_CLOSE_GRACE);
 }
 

@@ -6,6 +6,9 @@ sends that cannot be delivered is answered.
 """
 
 import os
+import resource
+import select
+import socket
 import sys
 import threading
 import time
@@ -160,8 +163,110 @@ def t_stall_error_boundary(d):
     a.close()
 
 
+# 1. Lockout by idle connections: attackers that hold every
+# unauthenticated slot (idle, or a byte every few seconds), reconnecting
+# whenever they lose one, while a component reconnects again and again.
+
+class Attacker(threading.Thread):
+    """Keeps n connections to d from 127.0.0.2-9 (and ::1), each idle or
+    sending a byte every 2 s; replaces the ones gatewayd closes, at most
+    rate a second.  Runs until stop is set."""
+
+    def __init__(self, d, n, slow=False, rate=200):
+        super().__init__(daemon=True)
+        self.d, self.n, self.slow, self.rate = d, n, slow, rate
+        self.stop = threading.Event()
+        self.socks = {}
+        self.opened = 0
+        self.hosts = ['127.0.0.%d' % i for i in range(2, 10)]
+        if d.ipv6:
+            self.hosts.append('::1')
+
+    def connect(self, i):
+        host = self.hosts[i % len(self.hosts)]
+        fam = socket.AF_INET6 if ':' in host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            if fam == socket.AF_INET:
+                s.bind((host, 0))
+            s.connect_ex(('127.0.0.1' if fam == socket.AF_INET else '::1',
+                          self.d.port))
+        except OSError:
+            s.close()
+            return
+        self.socks[s] = time.monotonic()
+        self.opened += 1
+
+    def run(self):
+        i = 0
+        start = last_byte = time.monotonic()
+        while not self.stop.is_set():
+            allowed = self.n + self.rate * (time.monotonic() - start)
+            while len(self.socks) < self.n and self.opened < allowed:
+                self.connect(i)
+                i += 1
+            r, _, _ = select.select(list(self.socks), [], [], 0.1)
+            for s in r:
+                try:
+                    data = s.recv(4096)
+                except OSError:
+                    data = b''
+                if not data:
+                    del self.socks[s]
+                    s.close()
+            if self.slow and time.monotonic() - last_byte >= 2:
+                last_byte = time.monotonic()
+                for s in list(self.socks):
+                    try:
+                        s.send(b' ')
+                    except OSError:
+                        pass
+        for s in self.socks:
+            s.close()
+
+
+def attempts(d, n=20):
+    """A component reconnecting n times: how many got in within 1 s."""
+    good = 0
+    for _ in range(n):
+        t0 = time.monotonic()
+        try:
+            c = d.connect()
+            c.authenticate(SECRETS['a.example.org'], to='a.example.org')
+            if time.monotonic() - t0 <= 1:
+                good += 1
+            c.close()
+        except gw.Fail:
+            pass
+        time.sleep(0.05)
+    return good
+
+
+def t_lockout(d, n, slow):
+    a = Attacker(d, n, slow)
+    a.start()
+    deadline = time.monotonic() + 10
+    # The attackers hold every slot before the component tries.
+    while len(a.socks) < min(n, 128) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    try:
+        good = attempts(d)
+    finally:
+        a.stop.set()
+        a.join(10)
+    print('# %d attackers%s: the component got in %d times of 20; %d '
+          'attacker connections opened' % (n, ' (slow)' if slow else '',
+                                           good, a.opened), flush=True)
+    expect(good >= 18, 'the component got in %d times of 20 (%d attacker '
+           'connections opened)' % (good, a.opened))
+
+
 def main():
     t0 = time.monotonic()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
     d = daemon('attack', ['max stanza size %d' % MAX_STANZA,
                           'max attributes %d' % MAX_ATTRS])
     P = 'attack: '
@@ -176,6 +281,14 @@ def main():
     gw.run(P + 'a header with more declarations than attributes allowed '
            '-> policy-violation', t_header_decls_bound, d)
     gw.check_stop(P + 'SIGTERM exits 0', d)
+
+    d = daemon('lockout')
+    for n, slow in ((128, False), (128, True), (1000, False), (1000, True)):
+        gw.run(P + '%d attacker connections%s: a reconnecting component '
+               'gets in 18 times of 20, each within 1 s' % (
+                   n, ', a byte every 2 s' if slow else ''),
+               t_lockout, d, n, slow)
+    gw.check_stop(P + 'lockout: SIGTERM exits 0', d)
 
     d = daemon('stall', ['queue timeout 2', 'max queue size 64K'])
     gw.run(P + 'a stalled destination gets its stream error at a stanza '

@@ -79,7 +79,7 @@ struct rec {
 	enum keep_mode	 keep;
 	int		 take_at_close;
 	int		 ninput, neof, ntimeout, nstalled, ndrained;
-	int		 nclosed, nfreed, mismatch;
+	int		 nclosed, nfreed, nshed, mismatch;
 	int		 seq_input, seq_eof, seq_closed, seq_freed;
 	size_t		 queued_at_closed, queued_at_drained;
 	uint64_t	 seen;		/* end of the stream handed over */
@@ -295,9 +295,20 @@ ev_all_closed(void)
 	seq_all = ++seq;
 }
 
+/* Shed for a newcomer: its last words, then it closes. */
+static void
+ev_shed(void *arg)
+{
+	struct rec	*r = arg;
+
+	r->nshed++;
+	conn_write(r->c, "SHED", 4);
+	conn_close_after_flush(r->c, 5);
+}
+
 static const struct conn_events events = {
 	ev_accepted, ev_refused, ev_input, ev_eof, ev_timeout, ev_stalled,
-	ev_drained, ev_closed, ev_freed, ev_all_closed
+	ev_drained, ev_closed, ev_freed, ev_all_closed, ev_shed
 };
 
 /*
@@ -579,6 +590,8 @@ t_ids(void)
 	conn_flush_all();
 	CHECK(conn_find(3) == NULL && conn_next(r[1]->c) == NULL);
 	set_limits(conn_count(), 64, 64, 1 << 20, 60);
+	conn_set_protected(r[0]->c, 1);
+	conn_set_protected(r[1]->c, 1);
 	CHECK_REFUSED(LOCAL, CONN_REFUSE_FULL);
 	conn_set_limits(&deflimits);
 	CHECK((r[3] = open_conn(LOCAL, 0)) != NULL && r[3]->id > 3);
@@ -740,6 +753,9 @@ t_max_conns(void)
 	set_limits(2, 64, 64, 1 << 20, 60);
 	CHECK((r[0] = open_conn("127.0.0.1", 0)) != NULL);
 	CHECK((r[1] = open_conn("127.0.0.2", 0)) != NULL);
+	/* Both wait for gatewayd: neither may make room. */
+	conn_set_protected(r[0]->c, 1);
+	conn_set_protected(r[1]->c, 1);
 	CHECK_REFUSED("127.0.0.3", CONN_REFUSE_FULL);
 	CHECK(conn_count() == 2 && naccepted == 2);
 	conn_authenticated(r[0]->c);
@@ -754,15 +770,18 @@ t_max_conns(void)
 static int
 t_max_unauth(void)
 {
-	struct rec	*r;
+	struct rec	*r, *r2;
 
 	set_limits(64, 2, 64, 1 << 20, 60);
 	CHECK((r = open_conn("127.0.0.1", 0)) != NULL);
-	CHECK(open_conn("127.0.0.2", 0) != NULL);
+	CHECK((r2 = open_conn("127.0.0.2", 0)) != NULL);
+	conn_set_protected(r->c, 1);
+	conn_set_protected(r2->c, 1);
 	CHECK_REFUSED("127.0.0.3", CONN_REFUSE_UNAUTH);
 	conn_authenticated(r->c);
 	CHECK(conn_unauth_count() == 1);
-	CHECK(open_conn("127.0.0.3", 0) != NULL);
+	CHECK((r2 = open_conn("127.0.0.3", 0)) != NULL);
+	conn_set_protected(r2->c, 1);
 	CHECK_REFUSED("127.0.0.4", CONN_REFUSE_UNAUTH);
 	CHECK(conn_count() == 3 && conn_unauth_count() == 2);
 	/* Twice authenticated leaves once; closed, it does not return. */
@@ -786,16 +805,84 @@ t_max_per_addr(void)
 	set_limits(64, 64, 2, 1 << 20, 60);
 	CHECK((r[0] = open_conn("127.0.0.5", 0)) != NULL);
 	CHECK((r[1] = open_conn("127.0.0.5", 0)) != NULL);
+	conn_set_protected(r[0]->c, 1);
+	conn_set_protected(r[1]->c, 1);
 	CHECK_REFUSED("127.0.0.5", CONN_REFUSE_PER_ADDR);
 	CHECK(open_conn("127.0.0.6", 0) != NULL);
 	/* One authenticated, then one closed: each makes room. */
 	conn_authenticated(r[0]->c);
-	CHECK(open_conn("127.0.0.5", 0) != NULL);
+	CHECK((r[0] = open_conn("127.0.0.5", 0)) != NULL);
+	conn_set_protected(r[0]->c, 1);
 	CHECK_REFUSED("127.0.0.5", CONN_REFUSE_PER_ADDR);
 	conn_close(r[1]->c);
 	conn_flush_all();
-	CHECK(open_conn("127.0.0.5", 0) != NULL);
+	CHECK((r[1] = open_conn("127.0.0.5", 0)) != NULL);
+	conn_set_protected(r[1]->c, 1);
 	CHECK_REFUSED("127.0.0.5", CONN_REFUSE_PER_ADDR);
+	return (0);
+}
+
+/*
+ * Unauthenticated slots full: the oldest connection that waits only for
+ * its peer is shed, the newcomer gets in; one waiting for gatewayd stays.
+ */
+static int
+t_shed_unauth(void)
+{
+	struct rec	*r[3];
+
+	set_limits(64, 2, 64, 1 << 20, 60);
+	CHECK((r[0] = open_conn("127.0.0.1", 0)) != NULL);
+	CHECK((r[1] = open_conn("127.0.0.2", 0)) != NULL);
+	conn_set_protected(r[0]->c, 1);
+	CHECK((r[2] = open_conn("127.0.0.3", 0)) != NULL);
+	CHECK(r[1]->nshed == 1 && r[0]->nshed == 0);
+	CHECK(conn_unauth_count() == 2);
+	conn_flush_all();
+	WAIT(peer_eof(r[1]->p), WAIT_MS);
+	CHECK(peer_is(r[1]->p, "SHED", 4, 1));
+	conn_set_protected(r[2]->c, 1);
+	CHECK_REFUSED("127.0.0.4", CONN_REFUSE_UNAUTH);
+	return (0);
+}
+
+/* The per-source limit sheds the oldest of that source, no other. */
+static int
+t_shed_per_addr(void)
+{
+	struct rec	*r[3];
+
+	set_limits(64, 64, 2, 1 << 20, 60);
+	CHECK((r[0] = open_conn("127.0.0.5", 0)) != NULL);
+	CHECK((r[1] = open_conn("127.0.0.6", 0)) != NULL);
+	CHECK((r[2] = open_conn("127.0.0.5", 0)) != NULL);
+	CHECK(open_conn("127.0.0.5", 0) != NULL);
+	CHECK(r[0]->nshed == 1 && r[1]->nshed == 0 && r[2]->nshed == 0);
+	return (0);
+}
+
+/*
+ * No descriptor left: a connection closing goes at once, else an
+ * unauthenticated one is shed; authenticated ones never.
+ */
+static int
+t_make_room(void)
+{
+	struct rec	*r[3];
+
+	set_limits(2, 64, 64, 1 << 20, 60);
+	CHECK((r[0] = open_conn("127.0.0.1", 0)) != NULL);
+	CHECK((r[1] = open_conn("127.0.0.2", 0)) != NULL);
+	conn_authenticated(r[1]->c);
+	conn_write(r[0]->c, "BYE", 3);
+	conn_close_after_flush(r[0]->c, 5);
+	CHECK((r[2] = open_conn("127.0.0.3", 0)) != NULL);
+	CHECK(r[0]->nclosed == 1 && conn_count() == 2);
+	CHECK((r[0] = open_conn("127.0.0.4", 0)) != NULL);
+	CHECK(r[2]->nshed == 1 && r[2]->nclosed == 1);
+	conn_authenticated(r[0]->c);
+	CHECK_REFUSED("127.0.0.5", CONN_REFUSE_FULL);
+	CHECK(r[1]->nshed == 0 && r[1]->nclosed == 0);
 	return (0);
 }
 
@@ -1172,6 +1259,10 @@ static const struct test tests[] = {
 	{ "max_conns refuses FULL", t_max_conns },
 	{ "max_unauth refuses UNAUTH, conn_unauth_count", t_max_unauth },
 	{ "max_unauth_per_addr refuses PER_ADDR", t_max_per_addr },
+	{ "full unauthenticated slots shed the oldest", t_shed_unauth },
+	{ "the per-source limit sheds that source's oldest", t_shed_per_addr },
+	{ "no descriptor left: closing ones go, then the unauthenticated",
+	    t_make_room },
 	{ "conn_write, conn_queuev, conn_queued", t_write_queuev },
 	{ "batched writes", t_batched },
 	{ "conn_take_queue", t_take_queue },

@@ -490,9 +490,6 @@ cb_stanza(void *arg, const struct stanza *s)
 	if (s->len < n + 2 || s->raw[0] != '<' ||
 	    strchr(" \t\r\n/>", s->raw[n + 1]) == NULL)
 		breach("name_len %zu in %s", n, shown(s->raw, s->len));
-	if ((s->decls == NULL) != (s->decls_len == 0))
-		breach("decls %p, decls_len %zu", (const void *)s->decls,
-		    s->decls_len);
 	buf_add(&f, s->raw, n + 1);
 	if (s->decls != NULL)
 		buf_add(&f, s->decls, s->decls_len);

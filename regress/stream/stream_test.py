@@ -604,13 +604,26 @@ def refused(d, host, condition):
            'refusal not logged')
 
 
+def shed(c, domain):
+    """c was shed to make room: resource-constraint, from its domain."""
+    p = gw.stream_error_problems(c, 'resource-constraint', domain)
+    c.close()
+    expect(not p, 'the oldest was not shed: %s' % p)
+
+
 def test_per_address(d, state):
-    state['ab'] = []
-    for name, secret in NAMES[:2]:
+    """Two from one address (2 allowed) wait for their handshakes: a third
+    gets in, and the oldest of the two makes room."""
+    conns = []
+    for name, _ in NAMES[:2]:
         c = d.connect()
         c.open(name, want_from=name)
-        state['ab'].append((c, secret))
-    refused(d, '127.0.0.1', 'policy-violation')
+        conns.append(c)
+    c = d.connect()
+    c.open(NAMES[2][0], want_from=NAMES[2][0])
+    shed(conns[0], NAMES[0][0])
+    state['ab'] = [(conns[1], NAMES[1][1]), (c, NAMES[2][1])]
+    expect(d.wait_log('room made for a newcomer'), 'shedding not logged')
 
 
 def test_per_address_v6(d, state):
@@ -628,7 +641,7 @@ def test_first_two(d, state):
 
 def test_unauth_count_drops(d, state):
     c = d.connect()
-    c.authenticate(C3_1, to=C3)
+    c.authenticate(IRC_1, to=IRC)
     gw.orderly_close(c)
     for c, _ in state.get('ab', ()):
         gw.orderly_close(c)
@@ -664,11 +677,12 @@ def group_per_address():
         return
     P = 'stream '
     state = {}
-    run(P + 'limits: 3rd unauthenticated from one address -> header + '
-        'policy-violation at once', test_per_address, d, state)
+    run(P + 'limits: 3rd unauthenticated from one address gets in, the '
+        'oldest of that address is shed (resource-constraint)',
+        test_per_address, d, state)
     run(P + 'limits: per-address count: ::1 accepted meanwhile',
         test_per_address_v6, d, state)
-    run(P + 'limits: the first two still authenticate', test_first_two, d,
+    run(P + 'limits: the other two still authenticate', test_first_two, d,
         state)
     run(P + 'limits: authenticated streams leave the per-address count',
         test_unauth_count_drops, d, state)
@@ -681,6 +695,8 @@ def group_per_address():
 
 
 def test_total_unauth(d):
+    """Four wait for their handshakes (4 allowed): a fifth gets in, the
+    oldest makes room."""
     hosts = ['127.0.0.1', '127.0.0.1'] + (['::1', '::1'] if d.ipv6 else
                                           ['127.0.0.1', '127.0.0.1'])
     conns = []
@@ -688,7 +704,11 @@ def test_total_unauth(d):
         c = d.connect(h)
         c.open()
         conns.append(c)
-    refused(d, '127.0.0.1', 'resource-constraint')
+    c = d.connect()
+    c.open()
+    shed(conns.pop(0), IRC)
+    expect(c.handshake(IRC_1), 'the newcomer: %s' % c.describe())
+    gw.orderly_close(c)
     for c in conns:
         gw.orderly_close(c)
 
@@ -697,8 +717,8 @@ def group_total_unauth():
     d = start_limits('unauth', ['max unauthenticated 4 per address 10'])
     if d is None:
         return
-    run('stream limits: 5th unauthenticated (4 allowed) -> '
-        'resource-constraint', test_total_unauth, d)
+    run('stream limits: 5th unauthenticated (4 allowed) gets in, the '
+        'oldest is shed (resource-constraint)', test_total_unauth, d)
     stopping('stream unauth', d)
 
 

@@ -1,0 +1,1274 @@
+/*
+ * Copyright (c) 2026 The gatewayd developers
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * libFuzzer target: the router (gatewayd/router.c, gatewayd/bounce.c)
+ * over a fake connection layer, as the engine drives it.  The input is
+ * a sequence of operations, a byte each and their arguments: a stream
+ * authenticates and binds a name, sends a stanza (built from strings of
+ * the input, or the input's bytes when they are one element), a queue
+ * fills or drains, its stall clock runs out, a stream is ended or
+ * closed, the configuration is reloaded, the clock moves.  The fake
+ * streams behave as the stream layer and the engine do: a stanza only
+ * after router_stanza_start took its start tag, a held stanza offered
+ * again (without a new start) when the router resumes the stream,
+ * nothing more from a stream once it is ended, router_unbind when it
+ * ends, router_release then free when it closes.
+ *
+ * It aborts when a callback names a stream that is closed, resumes one
+ * that does not wait; a stanza goes elsewhere than its to says (the
+ * component bound to the name, the default route for names that are
+ * not configured), or its bytes are not the sender's with the decls
+ * behind the name; a stanza that must bounce does not, or one that must
+ * never bounce does; a bounce is not one well-formed stanza with
+ * type='error' in a receiver's stream, with the addresses swapped, the
+ * id kept, the condition and type expected, by gw.example; the verdict
+ * or the counters are not what happened; two streams hold one name.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/uio.h>
+
+#include <expat.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "addr.h"
+#include "conn.h"
+#include "log.h"
+#include "msg.h"
+#include "router.h"
+#include "stanza.h"
+#include "util.h"
+#include "xml.h"
+
+#define NSLOTS		6
+#define NCOMPS		5
+#define MAX_QUEUE	1000
+#define GW		"gw.example"
+#define SEND_HDR	"<w xmlns='" NS_COMPONENT "' xmlns:stream='" \
+			NS_STREAMS "'"
+#define RECV_HDR	"<stream:stream xmlns='" NS_COMPONENT "' " \
+			"xmlns:stream='" NS_STREAMS "'>"
+
+XML_Bool XML_SetReparseDeferralEnabled(XML_Parser, XML_Bool)
+    __attribute__((__weak__));
+
+int	LLVMFuzzerInitialize(int *, char ***);
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+struct rec {
+	uint64_t	 sender;
+	char		*p;
+	size_t		 len;
+};
+
+struct conn {
+	uint64_t	 id;
+	struct rec	*recs;
+	size_t		 nrecs, bytes;
+	int		 queued_set;
+	size_t		 queued;
+	int		 watching, stalled;
+	size_t		 mark;
+};
+
+/* A stanza as the stream layer hands it over, in bytes of its own. */
+struct held {
+	struct stanza	 s;
+	char		*raw, *decls;
+	enum stanza_kind kind;
+	char		 name[16];	/* local */
+	char		*from, *to, *id, *type;
+};
+
+struct session {
+	struct conn	 c;
+	struct route	 r;
+	int		 closing, waiting;
+	const char	*hdr;
+	char		 bound[GW_NAME_MAX];
+	uint64_t	 bounces;
+	struct held	*held;
+};
+
+/* What a parse of one element found. */
+struct xread {
+	XML_Parser	 p;
+	int		 depth, tops, ends;
+	uint64_t	 end;
+	char		 name[64];
+	char		*from, *to, *id, *type;
+	int		 lang;
+	char		 prefixes[256];	/* " p q " declared on it */
+	char		 l3[64], l3type[16], l3by[64], l4[128];
+};
+
+/* The router_stanza under way, for the oracles of the queue. */
+struct ctx {
+	struct session	*s;
+	struct held	*h;
+	int		 delivered, bounced;
+	struct session	*dest;
+	const char	*cond, *etype;
+};
+
+struct input {
+	const uint8_t	*p;
+	size_t		 left;
+};
+
+static void	breach(const char *, ...)
+		    __attribute__((__format__ (printf, 1, 2)))
+		    __attribute__((__noreturn__));
+
+static const struct {
+	const char	*name;
+	const char	*alias[2];
+} comps[NCOMPS] = {
+	{ "a.example", { "alias-a.example", "a2.example" } },
+	{ "b.example", { "alias-b.example", NULL } },
+	{ "c.example", { NULL, NULL } },
+	{ "d.example", { "alias-d.example", NULL } },
+	{ "def.example", { NULL, NULL } }
+};
+
+static const char *domains[] = {
+	"a.example", "alias-a.example", "a2.example", "b.example",
+	"alias-b.example", "c.example", "d.example", "alias-d.example",
+	"def.example", "nope.example", "A.EXAMPLE.", "Alias-B.Example",
+	"192.0.2.1", "[2001:db8::1]", "b..example", "x.nope.example"
+};
+static const char *locals[] = { NULL, "u", "user", "a&b", "x<y", "q'" };
+static const char *resources[] = { NULL, "r", "r/x", "\"q\"" };
+static const char *types[] = {
+	NULL, "chat", "error", "result", "get", "set", "unavailable"
+};
+static const char *extras[] = {
+	"", " xml:lang='de'", " xmlns:foo='urn:bar'", " xmlns='urn:other'",
+	" xmlns:c='" NS_COMPONENT "'"
+};
+static const char *hdrs[] = {
+	"", " xmlns:foo='urn:foo'", " xml:lang='en'",
+	" xmlns:foo='urn:foo' xml:lang='en'", " xmlns:c='" NS_COMPONENT "'",
+	" xmlns:q='a&amp;b&lt;c&apos;d'"
+};
+
+static struct {
+	int		 present[NCOMPS], reject[NCOMPS];
+	uint32_t	 max_stanza[NCOMPS];
+	int		 def;
+} cfg;
+
+static struct session	*slots[NSLOTS];
+static uint64_t		 next_id = 1;
+static time_t		 now;
+static struct ctx	*ctx;
+static uint64_t		 nbounces, ncond[3];
+static struct router_stats before;
+static FILE		*errfp;
+static int		 verbose;
+
+static void
+breach(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	fprintf(errfp, "router_fuzz: ORACLE: ");
+	vfprintf(errfp, fmt, ap);
+	fprintf(errfp, "\n");
+	va_end(ap);
+	fflush(errfp);
+	abort();
+}
+
+static void *
+xmalloc(size_t n)
+{
+	void	*p;
+
+	if ((p = malloc(n)) == NULL)
+		abort();
+	return (p);
+}
+
+static char *
+xstrdup(const char *s)
+{
+	return (s != NULL ? strcpy(xmalloc(strlen(s) + 1), s) : NULL);
+}
+
+static int
+same(const char *a, const char *b)
+{
+	return (a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0);
+}
+
+/* The clock the router reads: the input moves it. */
+time_t
+monotime(void)
+{
+	return (now);
+}
+
+int64_t
+monotime_ms(void)
+{
+	return ((int64_t)now * 1000);
+}
+
+/* Parsing one element in a context. */
+
+static void XMLCALL
+x_nsdecl(void *arg, const XML_Char *prefix, const XML_Char *uri)
+{
+	struct xread	*x = arg;
+	size_t		 n = strlen(x->prefixes);
+
+	(void)uri;
+	if (x->depth == 1 && prefix != NULL)
+		snprintf(x->prefixes + n, sizeof(x->prefixes) - n, "%s%s ",
+		    n == 0 ? " " : "", prefix);
+}
+
+static void XMLCALL
+x_start(void *arg, const XML_Char *name, const XML_Char **attrs)
+{
+	struct xread	*x = arg;
+	const char	*v;
+
+	if (++x->depth == 3) {
+		strlcpy(x->l3, name, sizeof(x->l3));
+		v = xml_attr(attrs, "type");
+		strlcpy(x->l3type, v != NULL ? v : "", sizeof(x->l3type));
+		v = xml_attr(attrs, "by");
+		strlcpy(x->l3by, v != NULL ? v : "", sizeof(x->l3by));
+		x->l4[0] = '\0';
+	} else if (x->depth == 4 && x->l4[0] == '\0')
+		strlcpy(x->l4, name, sizeof(x->l4));
+	if (x->depth != 2 || x->tops++ > 0)
+		return;
+	strlcpy(x->name, name, sizeof(x->name));
+	x->from = xstrdup(xml_attr(attrs, "from"));
+	x->to = xstrdup(xml_attr(attrs, "to"));
+	x->id = xstrdup(xml_attr(attrs, "id"));
+	x->type = xstrdup(xml_attr(attrs, "type"));
+	x->lang = xml_attr(attrs, NS_XML_LANG) != NULL;
+}
+
+static void XMLCALL
+x_end(void *arg, const XML_Char *name)
+{
+	struct xread	*x = arg;
+
+	(void)name;
+	if (x->depth-- == 2 && x->ends++ == 0)
+		x->end = XML_GetCurrentByteIndex(x->p) +
+		    XML_GetCurrentByteCount(x->p);
+}
+
+static void
+xread_free(struct xread *x)
+{
+	free(x->from);
+	free(x->to);
+	free(x->id);
+	free(x->type);
+}
+
+/* Is p exactly one element after hdr?  0 if it is. */
+static int
+xread(struct xread *x, const char *hdr, const char *p, size_t len)
+{
+	size_t	hlen = strlen(hdr);
+	int	ok;
+
+	memset(x, 0, sizeof(*x));
+	if ((x->p = XML_ParserCreateNS("UTF-8", NS_SEP)) == NULL)
+		abort();
+	if (XML_SetReparseDeferralEnabled != NULL)
+		XML_SetReparseDeferralEnabled(x->p, XML_FALSE);
+	XML_SetUserData(x->p, x);
+	XML_SetElementHandler(x->p, x_start, x_end);
+	XML_SetStartNamespaceDeclHandler(x->p, x_nsdecl);
+	ok = XML_Parse(x->p, hdr, hlen, XML_FALSE) == XML_STATUS_OK &&
+	    XML_Parse(x->p, p, len, XML_FALSE) == XML_STATUS_OK &&
+	    x->tops == 1 && x->ends == 1 && x->depth == 1 &&
+	    x->end == hlen + len;
+	XML_ParserFree(x->p);
+	x->p = NULL;
+	return (ok ? 0 : -1);
+}
+
+/* The stanza's local name, if it is a stanza of the component protocol. */
+static enum stanza_kind
+stanza_kind(const char *name)
+{
+	if (strcmp(name, NS_COMPONENT " message") == 0)
+		return (STANZA_MESSAGE);
+	if (strcmp(name, NS_COMPONENT " presence") == 0)
+		return (STANZA_PRESENCE);
+	if (strcmp(name, NS_COMPONENT " iq") == 0)
+		return (STANZA_IQ);
+	return (0);
+}
+
+/* The configuration. */
+
+static int
+comp_index(const char *name)
+{
+	int	i, j;
+
+	for (i = 0; i < NCOMPS; i++) {
+		if (!cfg.present[i])
+			continue;
+		if (strcmp(comps[i].name, name) == 0)
+			return (i);
+		for (j = 0; j < 2; j++)
+			if (comps[i].alias[j] != NULL &&
+			    strcmp(comps[i].alias[j], name) == 0)
+				return (i);
+	}
+	return (-1);
+}
+
+/* Who holds a component's name: one stream at most. */
+static struct session *
+bound_session(int ci)
+{
+	struct session	*s = NULL;
+	int		 i;
+
+	for (i = 0; i < NSLOTS; i++) {
+		if (slots[i] == NULL || slots[i]->r.r_comp == NULL ||
+		    strcmp(slots[i]->bound, comps[ci].name) != 0)
+			continue;
+		if (s != NULL)
+			breach("connections %llu and %llu both hold %s",
+			    (unsigned long long)s->c.id,
+			    (unsigned long long)slots[i]->c.id, comps[ci].name);
+		s = slots[i];
+	}
+	return (s);
+}
+
+static void
+configure(void)
+{
+	struct gw_global		g;
+	struct gw_component_conf	cc;
+	struct gw_alias_conf		ac;
+	int				i, j;
+
+	memset(&g, 0, sizeof(g));
+	strlcpy(g.name, GW, sizeof(g.name));
+	g.max_queue = MAX_QUEUE;
+	g.queue_timeout = 30;
+	g.flap_max = 2;
+	g.flap_window = 60;
+	g.flap_holddown = 60;
+	router_stage_begin();
+	for (i = 0; i < NCOMPS; i++) {
+		if (!cfg.present[i])
+			continue;
+		memset(&cc, 0, sizeof(cc));
+		strlcpy(cc.name, comps[i].name, sizeof(cc.name));
+		cc.id = i + 1;
+		cc.flags = cfg.def == i ? GW_COMP_DEFAULT_ROUTE : 0;
+		cc.conflict = cfg.reject[i] ? CONFLICT_REJECT :
+		    CONFLICT_REPLACE;
+		cc.max_stanza = cfg.max_stanza[i];
+		router_stage_component(&cc);
+	}
+	for (i = 0; i < NCOMPS; i++)
+		for (j = 0; j < 2 && cfg.present[i]; j++) {
+			if (comps[i].alias[j] == NULL)
+				continue;
+			strlcpy(ac.name, comps[i].alias[j], sizeof(ac.name));
+			ac.component_id = i + 1;
+			router_stage_alias(&ac);
+		}
+	router_stage_commit(&g);
+	for (i = 0; i < NCOMPS; i++)
+		if (router_known(comps[i].name) != cfg.present[i] ||
+		    (comps[i].alias[0] != NULL &&
+		    router_known(comps[i].alias[0])))
+			breach("router_known(%s) %d", comps[i].name,
+			    router_known(comps[i].name));
+}
+
+/* The fake connection layer: what router.c calls. */
+
+uint64_t
+conn_id(const struct conn *c)
+{
+	return (c->id);
+}
+
+const char *
+conn_peername(const struct conn *c)
+{
+	(void)c;
+	return ("192.0.2.9:4711");
+}
+
+static struct session *
+session_of_conn(const struct conn *c)
+{
+	int	i;
+
+	for (i = 0; i < NSLOTS; i++)
+		if (slots[i] != NULL && &slots[i]->c == c)
+			return (slots[i]);
+	breach("the router queues on a connection that is closed");
+}
+
+static void
+check_bounce(struct session *s, const char *p, size_t len)
+{
+	struct xread	 x;
+	const char	*cond, *etype;
+	char		 l4[128];
+
+	if (s->r.r_comp == NULL)
+		breach("a bounce to connection %llu, not bound",
+		    (unsigned long long)s->c.id);
+	if (xread(&x, RECV_HDR, p, len) == -1)
+		breach("a bounce not one element for a receiver: %.*s",
+		    (int)len, p);
+	if (stanza_kind(x.name) == 0 || !same(x.type, "error"))
+		breach("a bounce that is no error stanza (%s, type %s): %.*s",
+		    x.name, x.type ? x.type : "(none)", (int)len, p);
+	cond = ctx != NULL ? ctx->cond : "remote-server-timeout";
+	etype = ctx != NULL ? ctx->etype : "wait";
+	snprintf(l4, sizeof(l4), "%s %s", NS_STANZAS, cond != NULL ? cond :
+	    "(none)");
+	if (strcmp(x.l3, NS_COMPONENT " error") != 0 ||
+	    strcmp(x.l3type, etype != NULL ? etype : "") != 0 ||
+	    strcmp(x.l3by, GW) != 0 || strcmp(x.l4, l4) != 0)
+		breach("a bounce's error: %s type '%s' by '%s' %s, expected "
+		    "%s type '%s': %.*s", x.l3, x.l3type, x.l3by, x.l4, l4,
+		    etype ? etype : "", (int)len, p);
+	if (ctx != NULL && (s != ctx->s || !same(x.from, ctx->h->to) ||
+	    !same(x.to, ctx->h->from) || !same(x.id, ctx->h->id)))
+		breach("a bounce on connection %llu from '%s' to '%s' id '%s' "
+		    "for one from '%s' to '%s' id '%s' of connection %llu",
+		    (unsigned long long)s->c.id, x.from, x.to, x.id,
+		    ctx->h->from, ctx->h->to, ctx->h->id,
+		    (unsigned long long)ctx->s->c.id);
+	ncond[strcmp(cond, "jid-malformed") == 0 ? 0 :
+	    strcmp(cond, "remote-server-not-found") == 0 ? 1 : 2]++;
+	if (ctx != NULL)
+		ctx->bounced++;
+	nbounces++;
+	s->bounces++;
+	xread_free(&x);
+}
+
+/* A stanza delivered: the sender's bytes, decls behind the name. */
+static void
+check_delivery(struct session *d, uint64_t sender, const char *p,
+    size_t len)
+{
+	const struct stanza	*s;
+	struct xread		 x;
+	size_t			 head;
+
+	if (ctx == NULL || sender != ctx->s->c.id)
+		breach("a stanza of %llu queued outside its router_stanza",
+		    (unsigned long long)sender);
+	s = &ctx->h->s;
+	head = 1 + s->name_len;
+	if (len != s->len + s->decls_len || memcmp(p, s->raw, head) != 0 ||
+	    (s->decls_len > 0 && memcmp(p + head, s->decls,
+	    s->decls_len) != 0) ||
+	    memcmp(p + head + s->decls_len, s->raw + head, s->len - head) != 0)
+		breach("delivered %.*s for %.*s with '%.*s'", (int)len, p,
+		    (int)s->len, s->raw, (int)s->decls_len,
+		    s->decls != NULL ? s->decls : "");
+	if (xread(&x, RECV_HDR, p, len) == -1)
+		breach("delivered, not one element for a receiver: %.*s",
+		    (int)len, p);
+	xread_free(&x);
+	ctx->delivered++;
+	ctx->dest = d;
+}
+
+void
+conn_queuev(struct conn *c, uint64_t sender, const struct iovec *iov,
+    int iovcnt)
+{
+	struct session	*s = session_of_conn(c);
+	struct rec	*rec;
+	size_t		 len = 0;
+	int		 i;
+
+	for (i = 0; i < iovcnt; i++)
+		len += iov[i].iov_len;
+	if ((c->recs = reallocarray(c->recs, c->nrecs + 1,
+	    sizeof(*c->recs))) == NULL)
+		abort();
+	rec = &c->recs[c->nrecs++];
+	rec->sender = sender;
+	rec->len = len;
+	rec->p = xmalloc(len + 1);
+	for (len = 0, i = 0; i < iovcnt; i++) {
+		memcpy(rec->p + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	rec->p[len] = '\0';
+	c->bytes += len;
+	if (sender == 0)
+		check_bounce(s, rec->p, len);
+	else
+		check_delivery(s, sender, rec->p, len);
+}
+
+void
+conn_write(struct conn *c, const char *data, size_t len)
+{
+	struct iovec	iov;
+
+	iov.iov_base = (void *)(uintptr_t)data;
+	iov.iov_len = len;
+	conn_queuev(c, 0, &iov, 1);
+}
+
+size_t
+conn_queued(const struct conn *c)
+{
+	return (c->queued_set ? c->queued : c->bytes);
+}
+
+static void
+queue_clear(struct conn *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nrecs; i++)
+		free(c->recs[i].p);
+	free(c->recs);
+	c->recs = NULL;
+	c->nrecs = c->bytes = 0;
+}
+
+/* Handed over from a copy: the callback may queue on other connections. */
+void
+conn_take_queue(struct conn *c, void (*fn)(uint64_t, const char *, size_t,
+    void *), void *arg)
+{
+	struct rec	*recs = c->recs;
+	size_t		 i, n = c->nrecs;
+
+	c->recs = NULL;
+	c->nrecs = c->bytes = 0;
+	for (i = 0; i < n; i++) {
+		fn(recs[i].sender, recs[i].p, recs[i].len, arg);
+		free(recs[i].p);
+	}
+	free(recs);
+}
+
+void
+conn_watch(struct conn *c, size_t mark)
+{
+	c->watching = 1;
+	c->mark = mark;
+}
+
+void
+conn_stall_start(struct conn *c, unsigned int seconds)
+{
+	(void)seconds;
+	c->stalled = 1;
+}
+
+void
+conn_stall_stop(struct conn *c)
+{
+	c->stalled = 0;
+}
+
+/* The streams. */
+
+static struct session *
+live(struct route *r, const char *what)
+{
+	int	i;
+
+	for (i = 0; i < NSLOTS; i++)
+		if (slots[i] != NULL && &slots[i]->r == r)
+			return (slots[i]);
+	breach("%s for a route that is closed", what);
+}
+
+static void
+held_free(struct held *h)
+{
+	if (h == NULL)
+		return;
+	free(h->raw);
+	free(h->decls);
+	free(h->from);
+	free(h->to);
+	free(h->id);
+	free(h->type);
+	free(h);
+}
+
+/* The stream error goes out, the name is free (session_closing). */
+static void
+session_end(struct session *s)
+{
+	if (s->closing)
+		return;
+	s->closing = 1;
+	router_unbind(&s->r);
+}
+
+static enum stanza_verdict offer(struct session *);
+
+static void
+fake_resume(struct route *r)
+{
+	struct session	*s = live(r, "resume");
+
+	if (!s->waiting)
+		breach("resume for connection %llu, which does not wait",
+		    (unsigned long long)s->c.id);
+	if (router_blocked(r))
+		breach("resumed, still blocked");
+	s->waiting = 0;
+	if (s->held != NULL && !s->closing)
+		(void)offer(s);
+}
+
+static struct route *
+fake_find(uint64_t id)
+{
+	int	i;
+
+	for (i = 0; i < NSLOTS; i++)
+		if (slots[i] != NULL && slots[i]->c.id == id)
+			return (&slots[i]->r);
+	return (NULL);
+}
+
+static void
+fake_end(struct route *r, const char *condition, const char *reason)
+{
+	(void)condition;
+	(void)reason;
+	session_end(live(r, "end"));
+}
+
+static const struct router_ops fake_ops = {
+	fake_resume, fake_find, fake_end
+};
+
+/* Does this stanza bounce, by its name and type?  (Never in a loop.) */
+static int
+bounces(const struct held *h)
+{
+	if (h->type == NULL)
+		return (1);
+	return (strcmp(h->type, "error") != 0 &&
+	    !(h->kind == STANZA_IQ && strcmp(h->type, "result") == 0) &&
+	    !(h->kind == STANZA_PRESENCE &&
+	    strcmp(h->type, "unavailable") == 0));
+}
+
+/* Where a stanza to h->to goes now, or NULL and how it bounces. */
+static struct session *
+expect_dest(const struct held *h, const char **cond, const char **etype)
+{
+	struct session	*d;
+	char		 dom[GW_NAME_MAX];
+	int		 ret, ci;
+
+	if ((ret = jid_domain(h->to, dom, sizeof(dom))) == -1) {
+		*cond = "jid-malformed";
+		*etype = "modify";
+		return (NULL);
+	}
+	if (ret == 0 && (ci = comp_index(dom)) != -1) {
+		if ((d = bound_session(ci)) == NULL) {
+			*cond = "remote-server-timeout";
+			*etype = "wait";
+		}
+		return (d);
+	}
+	if (ret == 1 || cfg.def == -1 || !cfg.present[cfg.def] ||
+	    (d = bound_session(cfg.def)) == NULL) {
+		*cond = "remote-server-not-found";
+		*etype = "cancel";
+		return (NULL);
+	}
+	return (d);
+}
+
+/* The stream hands its (held) stanza over, as stream_offer does. */
+static enum stanza_verdict
+offer(struct session *s)
+{
+	struct ctx		 c, *saved = ctx;
+	struct session		*d;
+	enum stanza_verdict	 v, want;
+	int			 full;
+
+	memset(&c, 0, sizeof(c));
+	c.s = s;
+	c.h = s->held;
+	d = expect_dest(s->held, &c.cond, &c.etype);
+	full = d != NULL && conn_queued(&d->c) >= MAX_QUEUE;
+	ctx = &c;
+	v = router_stanza(&s->r, &s->held->s);
+	ctx = saved;
+	if (c.delivered != (d != NULL && !full) || c.dest != (full ? NULL : d))
+		breach("a stanza to '%s' delivered %d times to %llu, expected "
+		    "%llu (full %d)", s->held->to, c.delivered,
+		    c.dest ? (unsigned long long)c.dest->c.id : 0,
+		    d ? (unsigned long long)d->c.id : 0, full);
+	if (c.bounced != (d == NULL && bounces(s->held)))
+		breach("a %s type '%s' to '%s' bounced %d times (%s)",
+		    s->held->name, s->held->type ? s->held->type : "",
+		    s->held->to, c.bounced, c.cond ? c.cond : "delivered");
+	want = full ? STANZA_HOLD : conn_queued(&s->c) >= MAX_QUEUE ?
+	    STANZA_DONE_PAUSE : STANZA_DONE;
+	if (v != want || router_blocked(&s->r) != (v != STANZA_DONE))
+		breach("verdict %d (blocked %d), expected %d", v,
+		    router_blocked(&s->r), want);
+	if (v != STANZA_HOLD) {
+		held_free(s->held);
+		s->held = NULL;
+	}
+	if (v != STANZA_DONE)
+		s->waiting = 1;
+	return (v);
+}
+
+/* Input. */
+
+static int
+in_byte(struct input *in)
+{
+	if (in->left == 0)
+		return (0);
+	in->left--;
+	return (*in->p++);
+}
+
+/* A string of the input: a length byte, that many bytes, no NUL. */
+static char *
+in_string(struct input *in, size_t max)
+{
+	size_t	 n = in_byte(in) % (max + 1), i;
+	char	*s;
+
+	if (n > in->left)
+		n = in->left;
+	s = xmalloc(n + 1);
+	memcpy(s, in->p, n);
+	s[n] = '\0';
+	in->p += n;
+	in->left -= n;
+	for (i = 0; i < n; i++)
+		if (s[i] == '\0')
+			s[i] = ' ';
+	return (s);
+}
+
+static void
+str_add(char *buf, size_t size, const char *s)
+{
+	strlcat(buf, s, size);
+}
+
+static void
+esc_add(char *buf, size_t size, const char *s)
+{
+	char	c[2] = { 0, 0 };
+
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '&': str_add(buf, size, "&amp;"); break;
+		case '<': str_add(buf, size, "&lt;"); break;
+		case '\'': str_add(buf, size, "&apos;"); break;
+		default: c[0] = *s; str_add(buf, size, c); break;
+		}
+	}
+}
+
+/* A JID: from the tables (the stream's own name for mine), or raw. */
+static void
+in_jid(struct input *in, struct session *s, int mine, char *buf,
+    size_t size)
+{
+	int		 b = in_byte(in), d = in_byte(in);
+	const char	*l = locals[b % nitems(locals)];
+	const char	*r = resources[(b / 8) % nitems(resources)];
+	char		*raw;
+
+	if (b < 12) {
+		raw = in_string(in, 64);
+		esc_add(buf, size, raw);
+		free(raw);
+		return;
+	}
+	if (l != NULL) {
+		esc_add(buf, size, l);
+		str_add(buf, size, "@");
+	}
+	esc_add(buf, size, mine && (d & 0x80) && s->bound[0] ? s->bound :
+	    domains[d % nitems(domains)]);
+	if (r != NULL) {
+		str_add(buf, size, "/");
+		esc_add(buf, size, r);
+	}
+}
+
+/* The element's name as written, for struct stanza. */
+static size_t
+name_len(const char *raw)
+{
+	size_t	i;
+
+	for (i = 1; raw[i] != '\0' && strchr(" \t\r\n/>", raw[i]) == NULL;
+	    i++)
+		;
+	return (i - 1);
+}
+
+/* The header's declarations less those the stanza makes itself. */
+static char *
+filter_decls(const char *hdr, const struct xread *x)
+{
+	char		*out = xmalloc(strlen(hdr) + 1), key[300];
+	const char	*e, *q, *p;
+	size_t		 n = 0;
+
+	for (e = hdr; *e != '\0'; e = q + 1) {
+		q = strchr(strchr(e, '\'') + 1, '\'');
+		if (strncmp(e, " xmlns:", 7) != 0) {
+			if (x->lang)
+				continue;
+		} else {
+			p = e + 7;
+			snprintf(key, sizeof(key), " %.*s ",
+			    (int)(strchr(p, '=') - p), p);
+			if (strstr(x->prefixes, key) != NULL)
+				continue;
+		}
+		memcpy(out + n, e, q + 1 - e);
+		n += q + 1 - e;
+	}
+	out[n] = '\0';
+	return (out);
+}
+
+/* Raw bytes as the stream layer would hand them over, or NULL. */
+static struct held *
+held_new(struct session *s, char *raw)
+{
+	struct xread	 x;
+	struct held	*h;
+	char		 ctxhdr[512];
+	const char	*local;
+
+	snprintf(ctxhdr, sizeof(ctxhdr), "%s%s>", SEND_HDR, s->hdr);
+	if (raw[0] != '<' || xread(&x, ctxhdr, raw, strlen(raw)) == -1 ||
+	    stanza_kind(x.name) == 0) {
+		if (raw[0] == '<')
+			xread_free(&x);
+		free(raw);
+		return (NULL);
+	}
+	h = xmalloc(sizeof(*h));
+	memset(h, 0, sizeof(*h));
+	h->raw = raw;
+	h->kind = stanza_kind(x.name);
+	local = strrchr(x.name, NS_SEP) + 1;
+	strlcpy(h->name, local, sizeof(h->name));
+	h->from = x.from;
+	h->to = x.to;
+	h->id = x.id;
+	h->type = x.type;
+	h->decls = filter_decls(s->hdr, &x);
+	h->s.raw = raw;
+	h->s.len = strlen(raw);
+	h->s.name_len = name_len(raw);
+	h->s.decls = s->hdr[0] != '\0' ? h->decls : NULL;
+	h->s.decls_len = strlen(h->decls);
+	h->s.hdr_decls = s->hdr[0] != '\0' ? s->hdr : NULL;
+	return (h);
+}
+
+/* <name from to id type extra>payload</name>, escaped from the input. */
+static char *
+build(struct input *in, struct session *s)
+{
+	static const char	*names[] = { "message", "presence", "iq" };
+	char			 buf[2048] = "", name[16];
+	char			*payload;
+	int			 k = in_byte(in), t = in_byte(in);
+
+	snprintf(name, sizeof(name), "%s%s", (k & 0x10) ? "c:" : "",
+	    names[k % 3]);
+	str_add(buf, sizeof(buf), "<");
+	str_add(buf, sizeof(buf), name);
+	if (!(k & 0x20)) {
+		str_add(buf, sizeof(buf), " from='");
+		in_jid(in, s, 1, buf, sizeof(buf));
+		str_add(buf, sizeof(buf), "'");
+	}
+	if (!(k & 0x40)) {
+		str_add(buf, sizeof(buf), " to='");
+		in_jid(in, s, 0, buf, sizeof(buf));
+		str_add(buf, sizeof(buf), "'");
+	}
+	if (t & 0x80)
+		str_add(buf, sizeof(buf), " id='s&amp;1'");
+	if (types[t % nitems(types)] != NULL) {
+		str_add(buf, sizeof(buf), " type='");
+		str_add(buf, sizeof(buf), types[t % nitems(types)]);
+		str_add(buf, sizeof(buf), "'");
+	}
+	str_add(buf, sizeof(buf), extras[(t / 8) % nitems(extras)]);
+	payload = in_string(in, 255);
+	if (payload[0] == '\0' && (k & 0x80))
+		str_add(buf, sizeof(buf), "/>");
+	else {
+		str_add(buf, sizeof(buf), ">");
+		str_add(buf, sizeof(buf), payload);
+		str_add(buf, sizeof(buf), "</");
+		str_add(buf, sizeof(buf), name);
+		str_add(buf, sizeof(buf), ">");
+	}
+	free(payload);
+	return (xstrdup(buf));
+}
+
+static struct session *
+in_session(struct input *in, int usable)
+{
+	struct session	*s = slots[in_byte(in) % NSLOTS];
+
+	if (s == NULL || (usable && (s->closing || s->waiting)))
+		return (NULL);
+	return (s);
+}
+
+/* A stream authenticates: router_bind, as engine_auth_result does. */
+static void
+op_connect(struct input *in)
+{
+	static const char	*binds[] = {
+		"a.example", "b.example", "c.example", "d.example",
+		"def.example", "alias-a.example", "nope.example"
+	};
+	int			 slot = in_byte(in) % NSLOTS, b = in_byte(in);
+	struct session		*s;
+	const char		*name = binds[b % nitems(binds)];
+
+	if (slots[slot] != NULL)
+		return;
+	s = xmalloc(sizeof(*s));
+	memset(s, 0, sizeof(*s));
+	s->c.id = next_id++;
+	s->hdr = hdrs[(b / 8) % nitems(hdrs)];
+	router_route_init(&s->r, &s->c, s);
+	slots[slot] = s;
+	if (router_bind(&s->r, name) == 0) {
+		if (s->r.r_comp == NULL)
+			breach("router_bind 0, not bound");
+		strlcpy(s->bound, name, sizeof(s->bound));
+		if (router_max_stanza(&s->r) !=
+		    cfg.max_stanza[comp_index(name)])
+			breach("router_max_stanza %u", router_max_stanza(&s->r));
+	} else if (!s->closing)
+		breach("router_bind -1, not ended");
+	(void)bound_session(comp_index(name) != -1 ? comp_index(name) : 0);
+}
+
+/* The stream layer: the start tag, then (if taken) the whole stanza. */
+static void
+op_stanza(struct input *in, int raw)
+{
+	struct session		*s = in_session(in, 1);
+	struct stanza_head	 head;
+	struct held		*h;
+	const char		*err, *why = NULL;
+	char			 dom[GW_NAME_MAX];
+	int			 mine;
+
+	if (s == NULL)
+		return;
+	if ((h = held_new(s, raw ? in_string(in, 255) : build(in, s))) == NULL)
+		return;
+	memset(&head, 0, sizeof(head));
+	head.kind = h->kind;
+	head.from = h->from;
+	head.to = h->to;
+	mine = s->r.r_comp != NULL && h->from != NULL &&
+	    jid_domain(h->from, dom, sizeof(dom)) == 0 &&
+	    comp_index(dom) != -1 && comp_index(dom) == comp_index(s->bound);
+	err = router_stanza_start(&s->r, &head, &why);
+	if (err == NULL && (!mine || h->to == NULL || h->to[0] == '\0'))
+		breach("from '%s' to '%s' taken on connection %llu (%s)",
+		    h->from, h->to, (unsigned long long)s->c.id, s->bound);
+	if (err != NULL && mine && h->to != NULL && h->to[0] != '\0')
+		breach("from '%s' to '%s' refused: %s", h->from, h->to, err);
+	if (err != NULL) {
+		held_free(h);
+		session_end(s);
+		return;
+	}
+	s->held = h;
+	(void)offer(s);
+}
+
+static void
+op_queue(struct input *in)
+{
+	static const size_t	 sizes[] = { 0, 499, MAX_QUEUE, 100000 };
+	struct session		*s = in_session(in, 0);
+	int			 b = in_byte(in);
+
+	if (s == NULL)
+		return;
+	s->c.queued_set = b & 4;
+	s->c.queued = sizes[b % nitems(sizes)];
+}
+
+/* The socket takes what was queued: drained when below the mark. */
+static void
+op_flush(struct input *in)
+{
+	struct session	*s = in_session(in, 0);
+
+	if (s == NULL)
+		return;
+	queue_clear(&s->c);
+	s->c.queued_set = 0;
+	if (s->c.watching) {
+		s->c.watching = 0;
+		router_drained(&s->r);
+	}
+}
+
+static void
+op_close(struct session *s)
+{
+	int	i;
+
+	router_release(&s->r);
+	for (i = 0; i < NSLOTS; i++)
+		if (slots[i] == s)
+			slots[i] = NULL;
+	if (router_blocked(&s->r) || s->r.r_comp != NULL ||
+	    !TAILQ_EMPTY(&s->r.r_waiters))
+		breach("released, still blocked, bound or waited for");
+	queue_clear(&s->c);
+	held_free(s->held);
+	free(s);
+}
+
+/* A reload, then the engine ends the streams of names gone. */
+static void
+op_reload(struct input *in)
+{
+	int	mask = in_byte(in), rej = in_byte(in), def = in_byte(in);
+	int	i;
+
+	for (i = 0; i < NCOMPS; i++) {
+		cfg.present[i] = (mask >> i) & 1;
+		cfg.reject[i] = (rej >> i) & 1;
+		cfg.max_stanza[i] = (def >> (i + 3)) & 1 ? 20000 : 0;
+	}
+	cfg.def = def % 8 < NCOMPS ? def % 8 : -1;
+	configure();
+	for (i = 0; i < NSLOTS; i++) {
+		if (slots[i] == NULL || slots[i]->closing)
+			continue;
+		if (!router_known(slots[i]->bound))
+			session_end(slots[i]);
+		else if (router_max_stanza(&slots[i]->r) !=
+		    cfg.max_stanza[comp_index(slots[i]->bound)])
+			breach("router_max_stanza %u after a reload",
+			    router_max_stanza(&slots[i]->r));
+	}
+}
+
+static void
+op_one(struct input *in)
+{
+	struct session	*s;
+
+	switch (in_byte(in) % 14) {
+	case 0:
+	case 1:
+		op_connect(in);
+		break;
+	case 2:
+	case 3:
+	case 4:
+		op_stanza(in, 0);
+		break;
+	case 5:
+		op_stanza(in, 1);
+		break;
+	case 6:
+		op_queue(in);
+		break;
+	case 7:
+		op_flush(in);
+		break;
+	case 8:
+		if ((s = in_session(in, 0)) != NULL)
+			router_drained(&s->r);
+		break;
+	case 9:
+		if ((s = in_session(in, 0)) != NULL && s->c.stalled) {
+			router_stalled(&s->r);
+			if (!s->closing)
+				breach("stalled, not ended");
+		}
+		break;
+	case 10:
+		if ((s = in_session(in, 0)) != NULL)
+			op_close(s);
+		break;
+	case 11:
+		if ((s = in_session(in, 0)) != NULL)
+			session_end(s);
+		break;
+	case 12:
+		op_reload(in);
+		break;
+	case 13:
+		now += in_byte(in);
+		break;
+	}
+}
+
+/* The counters say what the queues saw. */
+static void
+check_counters(void)
+{
+	const struct router_stats	*st = router_stats();
+	int				 i;
+
+	if (st->bounces - before.bounces != nbounces ||
+	    st->bounce_malformed - before.bounce_malformed != ncond[0] ||
+	    st->bounce_not_found - before.bounce_not_found != ncond[1] ||
+	    st->bounce_timeout - before.bounce_timeout != ncond[2])
+		breach("bounces counted %llu, queued %llu",
+		    (unsigned long long)(st->bounces - before.bounces),
+		    (unsigned long long)nbounces);
+	for (i = 0; i < NSLOTS; i++)
+		if (slots[i] != NULL && slots[i]->r.r_bounces !=
+		    slots[i]->bounces)
+			breach("connection %llu: r_bounces %llu, queued %llu",
+			    (unsigned long long)slots[i]->c.id,
+			    (unsigned long long)slots[i]->r.r_bounces,
+			    (unsigned long long)slots[i]->bounces);
+	for (i = 0; i < NCOMPS; i++)
+		if (cfg.present[i])
+			(void)bound_session(i);
+}
+
+static void
+reset(void)
+{
+	int	i;
+
+	for (i = 0; i < NCOMPS; i++) {
+		cfg.present[i] = 1;
+		cfg.reject[i] = i == 2;
+		cfg.max_stanza[i] = 0;
+	}
+	cfg.def = 4;
+	configure();
+}
+
+#ifdef __GLIBC__
+/* The log to nowhere, but what a fatal says before the exit. */
+static ssize_t
+log_write(void *cookie, const char *p, size_t len)
+{
+	(void)cookie;
+	if (verbose || (len > 9 && strncmp(p, "fatal in ", 9) == 0))
+		(void)fwrite(p, 1, len, errfp);
+	return (len);
+}
+#endif
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+#ifdef __GLIBC__
+	cookie_io_functions_t	 io = { NULL, log_write, NULL, NULL };
+	FILE			*fp;
+#endif
+
+	(void)argc;
+	(void)argv;
+	errfp = stderr;
+	verbose = getenv("FUZZ_VERBOSE") != NULL;
+	log_init(1, LOG_DAEMON);
+	log_setverbose(verbose);
+#ifdef __GLIBC__
+	if ((fp = fopencookie(NULL, "w", io)) != NULL) {
+		setvbuf(fp, NULL, _IOFBF, 4096);
+		stderr = fp;
+	}
+#endif
+	router_init(&fake_ops);
+	return (0);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct input	in = { data, size };
+	int		i;
+
+	now = 1000000;
+	nbounces = ncond[0] = ncond[1] = ncond[2] = 0;
+	before = *router_stats();
+	reset();
+	while (in.left > 0) {
+		op_one(&in);
+		check_counters();
+	}
+	/* Every connection closes; then no name may still point at one. */
+	for (i = 0; i < NSLOTS; i++)
+		if (slots[i] != NULL)
+			op_close(slots[i]);
+	check_counters();
+	reset();
+	memset(&cfg, 0, sizeof(cfg));
+	configure();
+	return (0);
+}
