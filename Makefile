@@ -80,7 +80,7 @@ $(OBJ)/parse.c: gatewayd/parse.y
 
 $(OBJ)/parse.o: $(OBJ)/parse.c gatewayd/gatewayd.h common/log.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -Wno-unused-but-set-variable \
-	    -c -o $@ $(OBJ)/parse.c
+	    -Wno-unused-parameter -c -o $@ $(OBJ)/parse.c
 
 HEADERS =	$(wildcard gatewayd/*.h authd/*.h common/*.h common/compat/*.h)
 

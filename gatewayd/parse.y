@@ -78,6 +78,12 @@ static struct file	*pushfile(const char *);
 static int		 popfile(void);
 static int		 yyparse(void);
 static int		 yylex(void);
+/*
+ * An action that frees a value it got clears it too: should the rule
+ * then fail (YYERROR), error recovery frees it again (%destructor).
+ */
+#define FREE_ARG(p)	do { free(p); (p) = NULL; } while (0)
+
 static int		 yyerror(const char *, ...)
 			    __attribute__((__format__ (printf, 1, 2)));
 static int		 kw_cmp(const void *, const void *);
@@ -118,6 +124,8 @@ typedef struct {
 %token	<v.number>	NUMBER
 %type	<v.number>	port timeout peraddr holddown
 %type	<v.string>	string
+/* What error recovery throws away is freed, not leaked. */
+%destructor	{ free($$); }	STRING string
 
 %%
 
@@ -138,10 +146,10 @@ include		: INCLUDE STRING		{
 			    sizeof(path)) == -1 ||
 			    (nfile = pushfile(path)) == NULL) {
 				yyerror("failed to include file %s", $2);
-				free($2);
+				FREE_ARG($2);
 				YYERROR;
 			}
-			free($2);
+			FREE_ARG($2);
 			file = nfile;
 			lungetc('\n');
 		}
@@ -150,8 +158,8 @@ include		: INCLUDE STRING		{
 string		: string STRING			{
 			if (asprintf(&$$, "%s %s", $1, $2) == -1)
 				fatal("string: asprintf");
-			free($1);
-			free($2);
+			FREE_ARG($1);
+			FREE_ARG($2);
 		}
 		| STRING
 		;
@@ -163,7 +171,7 @@ varset		: STRING '=' NUMBER		{
 				fatal("asprintf");
 			if (symset($1, value, 0) == -1)
 				fatal("cannot store variable");
-			free($1);
+			FREE_ARG($1);
 			free(value);
 		}
 		| STRING '=' string		{
@@ -173,14 +181,14 @@ varset		: STRING '=' NUMBER		{
 				if (!isalnum((unsigned char)*s) && *s != '_') {
 					yyerror("macro name cannot contain "
 					    "'%c'", *s);
-					free($1);
-					free($3);
+					FREE_ARG($1);
+					FREE_ARG($3);
 					YYERROR;
 				}
 			if (symset($1, $3, 0) == -1)
 				fatal("cannot store variable");
-			free($1);
-			free($3);
+			FREE_ARG($1);
+			FREE_ARG($3);
 		}
 		;
 
@@ -222,7 +230,7 @@ main		: LISTEN ON STRING port		{
 			int	ret;
 
 			ret = add_listener($3, $4);
-			free($3);
+			FREE_ARG($3);
 			if (ret == -1)
 				YYERROR;
 		}
@@ -230,29 +238,29 @@ main		: LISTEN ON STRING port		{
 			if (strlcpy(conf->user, $2, sizeof(conf->user)) >=
 			    sizeof(conf->user) || $2[0] == '\0') {
 				yyerror("invalid user name");
-				free($2);
+				FREE_ARG($2);
 				YYERROR;
 			}
-			free($2);
+			FREE_ARG($2);
 		}
 		| CHROOT STRING			{
 			if ($2[0] == '\0' || resolve_path(file->name, $2,
 			    conf->chroot, sizeof(conf->chroot)) == -1) {
 				yyerror("invalid chroot path");
-				free($2);
+				FREE_ARG($2);
 				YYERROR;
 			}
-			free($2);
+			FREE_ARG($2);
 		}
 		| SECRETS STRING		{
 			if ($2[0] == '\0' || resolve_path(file->name, $2,
 			    conf->secrets_path,
 			    sizeof(conf->secrets_path)) == -1) {
 				yyerror("invalid secrets path");
-				free($2);
+				FREE_ARG($2);
 				YYERROR;
 			}
-			free($2);
+			FREE_ARG($2);
 		}
 		| MAX CONNECTIONS NUMBER	{
 			if ($3 < 1 || $3 > 1000000) {
@@ -273,10 +281,10 @@ main		: LISTEN ON STRING port		{
 			if (strlcpy(name, $2, sizeof(name)) >= sizeof(name) ||
 			    domain_normalize(name) == -1) {
 				yyerror("invalid name \"%s\"", $2);
-				free($2);
+				FREE_ARG($2);
 				YYERROR;
 			}
-			free($2);
+			FREE_ARG($2);
 			strlcpy(conf->global.name, name,
 			    sizeof(conf->global.name));
 			conf->name_set = 1;
@@ -292,7 +300,7 @@ main		: LISTEN ON STRING port		{
 			int		ret;
 
 			ret = parse_bytes($4, &size);
-			free($4);
+			FREE_ARG($4);
 			if (ret == -1 || number_in(size, 65536,
 			    256 * 1024 * 1024, "max queue size") == -1)
 				YYERROR;
@@ -341,7 +349,7 @@ main		: LISTEN ON STRING port		{
 			int	ret;
 
 			ret = parse_size($4, 0, &conf->global.max_stanza);
-			free($4);
+			FREE_ARG($4);
 			if (ret == -1)
 				YYERROR;
 		}
@@ -355,7 +363,7 @@ main		: LISTEN ON STRING port		{
 
 component	: COMPONENT STRING		{
 			add_component($2);
-			free($2);
+			FREE_ARG($2);
 		} compblock			{
 			end_component();
 		}
@@ -376,7 +384,7 @@ compopt		: ALIAS STRING			{
 			int	ret;
 
 			ret = add_alias($2);
-			free($2);
+			FREE_ARG($2);
 			if (ret == -1)
 				YYERROR;
 		}
@@ -409,7 +417,7 @@ compopt		: ALIAS STRING			{
 			int	ret;
 
 			ret = parse_size($4, 0, &curcomp->conf.max_stanza);
-			free($4);
+			FREE_ARG($4);
 			if (ret == -1)
 				YYERROR;
 		}
