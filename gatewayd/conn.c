@@ -101,10 +101,11 @@ struct conn {
 	struct event		 c_ev_write;
 	struct event		 c_ev_timer;	/* handshake, close grace */
 	struct event		 c_ev_stall;
+	struct event		 c_ev_quiet;	/* the end of a rest */
 	unsigned int		 c_reading:1, c_writing:1, c_dirty:1,
 				 c_want_read:1, c_closing:1, c_shut_wr:1,
 				 c_eof:1, c_dead:1, c_stalled:1, c_watching:1,
-				 c_protected:1, c_in_closing:1;
+				 c_protected:1, c_in_closing:1, c_resting:1;
 	struct inbuf		 c_in;
 	struct outq		 c_out;
 	size_t			 c_watch_mark;
@@ -150,9 +151,11 @@ addr_count_cmp(struct addr_count *a, struct addr_count *b)
 RB_GENERATE_STATIC(addr_tree, addr_count, entry, addr_count_cmp)
 
 static void	conn_read(int, short, void *);
+static int	conn_read_once(struct conn *);
 static void	conn_writable(int, short, void *);
 static void	conn_timer(int, short, void *);
 static void	conn_stall(int, short, void *);
+static void	conn_quiet(int, short, void *);
 static void	conn_sync(struct conn *);
 static void	conn_mark_dirty(struct conn *);
 static void	conn_want_write(struct conn *, int);
@@ -490,6 +493,7 @@ conn_new(int s, const struct sockaddr_storage *ss, socklen_t sslen)
 	event_set(&c->c_ev_write, s, EV_WRITE | EV_PERSIST, conn_writable, c);
 	evtimer_set(&c->c_ev_timer, conn_timer, c);
 	evtimer_set(&c->c_ev_stall, conn_stall, c);
+	evtimer_set(&c->c_ev_quiet, conn_quiet, c);
 	evtimer_add(&c->c_ev_timer, &tv);
 	c->c_want_read = 1;
 	conn_sync(c);
@@ -513,7 +517,7 @@ conn_authenticated(struct conn *c)
 static void
 conn_sync(struct conn *c)
 {
-	int	want = !c->c_dead && !c->c_eof &&
+	int	want = !c->c_dead && !c->c_eof && !c->c_resting &&
 		    (c->c_want_read || c->c_closing);
 
 	if (want && !c->c_reading)
@@ -528,6 +532,40 @@ conn_set_reading(struct conn *c, int on)
 {
 	c->c_want_read = on != 0;
 	conn_sync(c);
+}
+
+/*
+ * The connection rests: nothing is read for ms milliseconds, so that a
+ * peer sending a byte at a time is read in larger pieces.  Then one
+ * read: if nothing came meanwhile, the peer paused, and the layer above
+ * hears it (quiet).  0 ends a rest.
+ */
+void
+conn_rest(struct conn *c, int ms)
+{
+	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (c->c_resting)
+		evtimer_del(&c->c_ev_quiet);
+	c->c_resting = ms > 0 && !c->c_dead;
+	if (c->c_resting)
+		evtimer_add(&c->c_ev_quiet, &tv);
+	conn_sync(c);
+}
+
+static void
+conn_quiet(int fd, short event, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)event;
+	c->c_resting = 0;
+	if (!c->c_dead && !c->c_eof && conn_read_once(c) == 0)
+		events->quiet(c->c_arg);
+	if (!c->c_dead)
+		conn_sync(c);
+	conn_flush_all();
 }
 
 /*
@@ -571,18 +609,25 @@ conn_keep(struct conn *c, const char *view, uint64_t base, size_t len,
 	}
 }
 
-/* Room for want more bytes behind those kept. */
+/*
+ * Room for want more bytes behind those kept.  It grows by half at
+ * least, so that input kept a byte at a time is not copied each time.
+ */
 static char *
 conn_in_reserve(struct conn *c, size_t want)
 {
 	struct inbuf	*in = &c->c_in;
+	size_t		 cap;
 	char		*p;
 
 	if (in->cap - in->len < want) {
-		if ((p = realloc(in->buf, in->len + want)) == NULL)
+		cap = in->len + want;
+		if (cap < in->cap + in->cap / 2)
+			cap = in->cap + in->cap / 2;
+		if ((p = realloc(in->buf, cap)) == NULL)
 			fatal("%s", __func__);
 		in->buf = p;
-		in->cap = in->len + want;
+		in->cap = cap;
 	}
 	return (in->buf + in->len);
 }
@@ -622,16 +667,15 @@ conn_input(struct conn *c, char *buf, size_t n)
 	shared_busy = 0;
 }
 
-static void
-conn_read(int fd, short event, void *arg)
+/* One read: 1 for input, 0 when there was none to read, -1 if closed. */
+static int
+conn_read_once(struct conn *c)
 {
-	struct conn	*c = arg;
 	size_t		 want = CONN_READ_SIZE;
 	uint64_t	 done = c->c_stats.bytes_in;
 	char		*buf;
 	ssize_t		 n;
 
-	(void)event;
 	if (shared_busy)
 		fatalx("%s: reads nested", __func__);
 	/*
@@ -642,25 +686,36 @@ conn_read(int fd, short event, void *arg)
 	    limits.max_preauth - done + 1 < want)
 		want = limits.max_preauth - done + 1;
 	buf = c->c_in.len > 0 ? conn_in_reserve(c, want) : shared;
-	if ((n = read(fd, buf, want)) == -1) {
+	if ((n = read(c->c_fd, buf, want)) == -1) {
 		if (errno == EAGAIN || errno == EINTR)
-			return;
+			return (0);
 		log_debug("connection %llu from %s: read: %s",
 		    (unsigned long long)c->c_id, c->c_peername,
 		    strerror(errno));
 		conn_close(c);
-	} else if (n == 0)
-		conn_eof(c);
-	else {
-		c->c_stats.bytes_in += n;
-		/* Once closing or over the limit, read only to see the end. */
-		if (!c->c_closing && (c->c_unauth == NULL ||
-		    done <= limits.max_preauth)) {
-			c->c_last_in = monotime();
-			conn_input(c, buf, n);
-		}
-		conn_sync(c);
+		return (-1);
 	}
+	if (n == 0) {
+		conn_eof(c);
+		return (-1);
+	}
+	c->c_stats.bytes_in += n;
+	/* Once closing or over the limit, read only to see the end. */
+	if (!c->c_closing && (c->c_unauth == NULL ||
+	    done <= limits.max_preauth)) {
+		c->c_last_in = monotime();
+		conn_input(c, buf, n);
+	}
+	conn_sync(c);
+	return (1);
+}
+
+static void
+conn_read(int fd, short event, void *arg)
+{
+	(void)fd;
+	(void)event;
+	conn_read_once(arg);
 	conn_flush_all();
 }
 
@@ -1048,6 +1103,7 @@ conn_close(struct conn *c)
 	conn_want_write(c, 0);
 	evtimer_del(&c->c_ev_timer);
 	conn_stall_stop(c);
+	conn_rest(c, 0);
 	if (c->c_dirty) {
 		TAILQ_REMOVE(&dirty, c, c_dirty_entry);
 		c->c_dirty = 0;

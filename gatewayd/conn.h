@@ -81,6 +81,8 @@ struct conn_events {
 	void		 (*all_closed)(void);	/* the last one is freed */
 	/* Shed to make room: end it now (the slot is freed meanwhile). */
 	void		 (*shed)(void *);
+	/* After conn_rest: no input came meanwhile. */
+	void		 (*quiet)(void *);
 };
 
 /* What a connection did, for the log and the counters. */
@@ -114,6 +116,7 @@ size_t		 conn_kept(const struct conn *);
 void		 conn_authenticated(struct conn *);
 void		 conn_set_protected(struct conn *, int);
 void		 conn_set_reading(struct conn *, int);
+void		 conn_rest(struct conn *, int);
 void		 conn_replay(struct conn *);
 
 void		 conn_write(struct conn *, const char *, size_t);

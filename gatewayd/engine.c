@@ -51,6 +51,7 @@
 #define ENGINE_CLOSE_GRACE	5	/* seconds a closed stream may linger */
 #define ENGINE_TICK		1	/* seconds between keepalive rounds */
 #define ENGINE_HIBERNATE	5	/* seconds before a resting parser goes */
+#define ENGINE_REST_MS		5	/* a stream holding input reads less */
 /*
  * Descriptors not for connections, besides the listeners: 3 standard
  * ones, 2 pipes, syslog, libevent's epoll and signal pair (3), one to
@@ -129,11 +130,12 @@ static void	 session_closed(void *);
 static void	 session_freed(void *);
 static void	 session_all_closed(void);
 static void	 session_shed(void *);
+static void	 session_quiet(void *);
 
 static const struct conn_events conn_events = {
 	session_new, session_refused, session_input, session_eof,
 	session_timeout, session_stalled, session_drained, session_closed,
-	session_freed, session_all_closed, session_shed
+	session_freed, session_all_closed, session_shed, session_quiet
 };
 
 /* What a stream reports. */
@@ -536,7 +538,22 @@ session_input(void *arg, const char *data, uint64_t base, size_t len)
 
 	keep = stream_input(s->s_stream, data, base, len);
 	session_sync(s);
+	/*
+	 * Input held back: read again in a while, more at once, and parse
+	 * it all once the peer pauses.
+	 */
+	if (stream_deferred(s->s_stream))
+		conn_rest(s->s_conn, ENGINE_REST_MS);
 	return (keep);
+}
+
+static void
+session_quiet(void *arg)
+{
+	struct session	*s = arg;
+
+	stream_flush(s->s_stream);
+	session_continue(s);
 }
 
 static void

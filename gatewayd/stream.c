@@ -44,6 +44,7 @@
 
 #define STREAM_SLICE	2048	/* bytes handed to expat at a time */
 #define STREAM_SPLICE_MAX 1024	/* header declarations copied to stanzas */
+#define STREAM_DEFER_MIN 4096	/* an unfinished token worth not rescanning */
 
 /*
  * Expat 2.6 delays parsing a token until more input arrives (the fix of
@@ -83,6 +84,9 @@ struct stream {
 	uint64_t			 view_base;
 	size_t				 view_len;
 	uint64_t			 fed;		/* bytes given expat */
+	uint64_t			 parsed_to;	/* its last event's end */
+	int				 deferred;	/* input held back */
+	int				 force;		/* feed it all now */
 	uint64_t			 boundary;	/* input still needed */
 	int64_t				 index_adjust;	/* a woken parser's */
 	char				 handshake[2 * GW_DIGEST_LEN + 1];
@@ -362,6 +366,32 @@ stream_wake(struct stream *st)
 }
 
 /*
+ * Expat with reparse deferral off scans an unfinished token again from
+ * its start each time it is fed: a large start tag sent a byte at a time
+ * would cost time quadratic in its length.  So once expat holds a long
+ * unfinished token, it is fed again only when the bytes waiting are as
+ * many as it holds (each scan then pays for itself), or when the caller
+ * says no more are coming for now (stream_flush): the total stays
+ * linear and no stanza waits for input that does not come.  Only for an
+ * authenticated stream (before, the preauth limit is small), and never
+ * past the size limit, which must see the bytes.
+ */
+static int
+stream_defer(struct stream *st, uint64_t end)
+{
+	uint64_t	done, held, max = st->limits->max_stanza;
+
+	if (st->force || st->state != STREAM_OPEN)
+		return (0);
+	if (st->max_stanza != 0)
+		max = st->max_stanza;
+	done = st->parsed_to > st->boundary ? st->parsed_to : st->boundary;
+	held = st->fed > done ? st->fed - done : 0;
+	return (held >= STREAM_DEFER_MIN && end - st->fed < held &&
+	    end - st->boundary <= max);
+}
+
+/*
  * Feeds the parser what the view holds beyond what it has had, in small
  * slices: expat copies its input into a buffer of its own that never
  * shrinks, so small slices keep every stream's parser small.  Stops
@@ -379,8 +409,13 @@ stream_feed(struct stream *st)
 		stream_error(st, "internal-server-error", "no memory");
 		return;
 	}
+	st->deferred = 0;
 	while (!st->suspended && st->state != STREAM_CLOSING &&
 	    st->fed < end) {
+		if (stream_defer(st, end)) {
+			st->deferred = 1;
+			break;
+		}
 		n = end - st->fed;
 		if (n > STREAM_SLICE)
 			n = STREAM_SLICE;
@@ -434,9 +469,24 @@ stream_input(struct stream *st, const char *data, uint64_t base, size_t len)
 		stream_feed(st);
 	}
 	st->view = NULL;
+	st->force = 0;
 	if (st->state == STREAM_CLOSING)
 		return (base + len);
 	return (st->boundary);
+}
+
+/* Input held back (stream_defer): the caller flushes it if none comes. */
+int
+stream_deferred(const struct stream *st)
+{
+	return (st->deferred && st->state != STREAM_CLOSING);
+}
+
+/* No more input for now: the next stream_input feeds all it has. */
+void
+stream_flush(struct stream *st)
+{
+	st->force = 1;
 }
 
 /* Its owner's pause (STANZA_HOLD, STANZA_DONE_PAUSE) is over. */
@@ -599,8 +649,11 @@ stream_check_size(struct stream *st)
 
 	if (st->max_stanza != 0)
 		max = st->max_stanza;
-	pos = st->in_parse ? stream_index(st) +
-	    XML_GetCurrentByteCount(st->parser) : st->fed;
+	if (st->in_parse)
+		st->parsed_to = pos = stream_index(st) +
+		    XML_GetCurrentByteCount(st->parser);
+	else
+		pos = st->fed;
 	if (st->state < STREAM_OPEN && st->fed > l->max_preauth)
 		reason = "too many bytes before authentication";
 	else if (pos > st->boundary && pos - st->boundary > max)
@@ -803,6 +856,7 @@ stream_end(void *arg, const XML_Char *name)
 	(void)name;
 	if (st->state == STREAM_CLOSING || st->stop_condition != NULL)
 		return;
+	st->parsed_to = stream_index(st) + XML_GetCurrentByteCount(st->parser);
 	if (st->depth-- == 1) {
 		stream_close(st, "the peer closed its stream");
 		return;

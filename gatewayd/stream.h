@@ -87,6 +87,8 @@ void		 stream_keepalive(struct stream *);
 
 enum stream_state stream_state(const struct stream *);
 int		 stream_waiting(const struct stream *);
+int		 stream_deferred(const struct stream *);
+void		 stream_flush(struct stream *);
 const char	*stream_domain(const struct stream *);
 void		 stream_set_max_stanza(struct stream *, uint32_t);
 int		 stream_can_rest(const struct stream *);

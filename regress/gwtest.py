@@ -352,6 +352,17 @@ class Daemon:
         except (OSError, ValueError):
             return []
 
+    def child_pid(self, title):
+        """The pid of the child titled "gatewayd: TITLE", or None."""
+        for pid in self._children():
+            try:
+                with open('/proc/%d/cmdline' % pid, 'rb') as f:
+                    if f.read().startswith(b'gatewayd: ' + title.encode()):
+                        return pid
+            except OSError:
+                pass
+        return None
+
     def terminate(self):
         """Sends SIGTERM once, without waiting (see stop)."""
         if self.proc is not None and self.proc.poll() is None and \

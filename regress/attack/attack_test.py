@@ -263,6 +263,44 @@ def t_lockout(d, n, slow):
            'connections opened)' % (good, a.opened))
 
 
+# 4. A large start tag sent a byte per segment: no quadratic reparse.
+
+def cpu_seconds(pid):
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def t_bytewise_tag(d, size):
+    a = comp(d, 'a.example.org')
+    b = comp(d, 'b.example.org')
+    engine = d.child_pid('engine')
+    a.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    head = ("<message from='a.example.org' to='b.example.org' id='big' "
+            "x='").encode()
+    data = head + b'a' * size + b"'/>"
+    cpu0 = cpu_seconds(engine)
+    a.sock.setblocking(True)
+    # A byte every 20 us: each comes alone, as fast as the engine reads.
+    for i in range(len(data)):
+        a.sock.send(data[i:i + 1])
+        t = time.perf_counter()
+        while time.perf_counter() - t < 0.00002:
+            pass
+    t_end = time.monotonic()
+    m = wait_stanzas(b, 1)[0]
+    late = time.monotonic() - t_end
+    cpu = cpu_seconds(engine) - cpu0
+    print('# %d-byte start tag a byte at a time: engine CPU %.2f s, '
+          'delivered %.3f s after its last byte' % (size, cpu, late),
+          flush=True)
+    expect(len(m.get('x') or '') == size, 'the stanza is cut')
+    expect(cpu <= 1.0, 'engine CPU %.2f s' % cpu)
+    expect(late < 0.5, 'delivered %.2f s after its last byte' % late)
+    a.close()
+    b.close()
+
+
 def main():
     t0 = time.monotonic()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -281,6 +319,12 @@ def main():
     gw.run(P + 'a header with more declarations than attributes allowed '
            '-> policy-violation', t_header_decls_bound, d)
     gw.check_stop(P + 'SIGTERM exits 0', d)
+
+    d = daemon('bytewise')
+    gw.run(P + 'a 200 KB start tag sent a byte at a time costs the engine '
+           'at most 1 s of CPU and is delivered at once', t_bytewise_tag, d,
+           200000)
+    gw.check_stop(P + 'bytewise: SIGTERM exits 0', d)
 
     d = daemon('lockout')
     for n, slow in ((128, False), (128, True), (1000, False), (1000, True)):

@@ -308,7 +308,7 @@ ev_shed(void *arg)
 
 static const struct conn_events events = {
 	ev_accepted, ev_refused, ev_input, ev_eof, ev_timeout, ev_stalled,
-	ev_drained, ev_closed, ev_freed, ev_all_closed, ev_shed
+	ev_drained, ev_closed, ev_freed, ev_all_closed, ev_shed, NULL
 };
 
 /*

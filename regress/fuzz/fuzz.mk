@@ -48,7 +48,8 @@ $(FUZZ_OBJ)/parse.c: gatewayd/parse.y
 
 $(FUZZ_OBJ)/parse.o: $(FUZZ_OBJ)/parse.c $(FUZZ_HEADERS)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_SAN_OBJ) $(WARNINGS) \
-	    -Wno-unused-but-set-variable -Dfopen=fuzz_fopen -Dopen=fuzz_open \
+	    -Wno-unused-but-set-variable -Wno-unused-parameter \
+	    -Dfopen=fuzz_fopen -Dopen=fuzz_open \
 	    -Dgetaddrinfo=fuzz_getaddrinfo -c -o $@ $(FUZZ_OBJ)/parse.c
 
 $(FUZZ_OBJ)/config_fuzz: $(FUZZ_CONFIG_SRCS) $(FUZZ_OBJ)/parse.o \
