@@ -44,7 +44,8 @@ TEST_DEBS =	clang python3 python3-slixmpp python3-twisted procps \
 		psmisc valgrind
 
 OBJ =		obj
-COMMON_SRCS =	common/log.c common/proc.c common/addr.c common/util.c \
+COMMON_SRCS =	common/log.c common/logsum.c common/proc.c common/addr.c \
+		common/util.c \
 		$(SYS_SRCS)
 # The engine's layers, bottom up; regress/build/layers.sh checks them.
 ENGINE_SRCS =	gatewayd/conn.c gatewayd/listener.c gatewayd/splice.c \
@@ -118,7 +119,7 @@ $(OBJ)/regress/authd_test: regress/auth/authd_test.c authd/digest.c \
 # Each layer of the engine alone: the stream layer with expat and no
 # event loop, the router against a fake connection layer, the connection
 # layer over socketpairs.
-UNIT_COMMON =	common/log.c common/util.c common/addr.c
+UNIT_COMMON =	common/log.c common/logsum.c common/util.c common/addr.c
 
 $(OBJ)/regress/stream_unit: regress/stream/stream_unit.c gatewayd/stream.c \
     gatewayd/stream_text.c gatewayd/splice.c $(UNIT_COMMON) $(HEADERS)

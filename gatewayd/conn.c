@@ -46,6 +46,7 @@
 #include "compat.h"
 #include "conn.h"
 #include "log.h"
+#include "logsum.h"
 #include "util.h"
 
 #define CONN_READ_SIZE	16384	/* also what a paused sender holds */
@@ -497,8 +498,9 @@ conn_new(int s, const struct sockaddr_storage *ss, socklen_t sslen)
 	evtimer_add(&c->c_ev_timer, &tv);
 	c->c_want_read = 1;
 	conn_sync(c);
-	log_info("connection %llu from %s", (unsigned long long)c->c_id,
-	    host);
+	if (logsum_allow(host, "connections"))
+		log_info("connection %llu from %s",
+		    (unsigned long long)c->c_id, host);
 }
 
 /* The connection proved itself: it leaves the unauthenticated count. */

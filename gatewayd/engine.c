@@ -44,6 +44,7 @@
 #include "gatewayd.h"
 #include "listener.h"
 #include "log.h"
+#include "logsum.h"
 #include "router.h"
 #include "sandbox.h"
 #include "stream.h"
@@ -64,6 +65,7 @@ struct session {
 	struct stream		*s_stream;
 	struct route		 s_route;
 	int			 s_auth_pending;	/* authd holds our id */
+	int			 s_authenticated;
 };
 
 static struct imsgev		 iev_parent, iev_authd;
@@ -148,10 +150,12 @@ static const char *session_stanza_start(void *, const struct stanza_head *,
 static enum stanza_verdict session_stanza(void *, const struct stanza *);
 static void	 session_closing(void *);
 static const char *session_label(void *);
+static void	 session_log(void *, const char *);
 
 static const struct stream_ops stream_ops = {
 	session_output, session_domain, session_want_id, session_handshake,
-	session_stanza_start, session_stanza, session_closing, session_label
+	session_stanza_start, session_stanza, session_closing, session_label,
+	session_log
 };
 
 /* What the router asks for. */
@@ -425,6 +429,7 @@ engine_auth_result(struct imsg *imsg, const void *data, void *arg)
 	if (router_bind(&s->s_route, stream_domain(st)) == -1)
 		return;
 	stream_set_max_stanza(st, router_max_stanza(&s->s_route));
+	s->s_authenticated = 1;
 	stream_verdict(st, AUTH_OK);
 	session_continue(s);
 }
@@ -524,9 +529,10 @@ session_refused(char *buf, size_t size, const char *host,
 		condition = "resource-constraint";
 		break;
 	}
-	log_warnx("connection from %s refused: %s (%u connections, %u "
-	    "unauthenticated)", host, condition, conn_count(),
-	    conn_unauth_count());
+	if (logsum_allow(host, "refused connections"))
+		log_warnx("connection from %s refused: %s (%u connections, %u "
+		    "unauthenticated)", host, condition, conn_count(),
+		    conn_unauth_count());
 	return (stream_refusal(buf, size, condition));
 }
 
@@ -590,18 +596,16 @@ session_drained(void *arg)
 	router_drained(&s->s_route);
 }
 
-/*
- * The connection is closed: what it still had queued goes back to its
- * senders, those waiting for it go on, its route is free, authd forgets
- * its stream id.
- */
+/* What a connection did; for one that never authenticated, seldom. */
 static void
-session_closed(void *arg)
+session_log_closed(struct session *s)
 {
-	struct session		*s = arg;
 	const struct conn_stats	*cs = conn_stats(s->s_conn);
 	const char		*domain = stream_domain(s->s_stream);
 
+	if (!s->s_authenticated &&
+	    !logsum_allow(conn_peername(s->s_conn), "closed connections"))
+		return;
 	if (domain[0] != '\0')
 		log_info("%s for %s closed: %llu stanzas in, %llu out (%llu "
 		    "bytes), %llu bounced", session_label(s), domain,
@@ -611,6 +615,19 @@ session_closed(void *arg)
 		    (unsigned long long)s->s_route.r_bounces);
 	else
 		log_debug("%s closed", session_label(s));
+}
+
+/*
+ * The connection is closed: what it still had queued goes back to its
+ * senders, those waiting for it go on, its route is free, authd forgets
+ * its stream id.
+ */
+static void
+session_closed(void *arg)
+{
+	struct session	*s = arg;
+
+	session_log_closed(s);
 	stanzas_in += s->s_route.r_stanzas_in;
 	router_release(&s->s_route);
 	session_auth_forget(s);
@@ -698,6 +715,20 @@ session_label(void *arg)
 	return (buf);
 }
 
+/*
+ * How a stream ended: for one that never authenticated, as many as its
+ * source can make, once an interval (logsum).
+ */
+static void
+session_log(void *arg, const char *line)
+{
+	struct session	*s = arg;
+
+	if (s->s_authenticated ||
+	    logsum_allow(conn_peername(s->s_conn), "unauthenticated streams"))
+		log_info("%s", line);
+}
+
 /* Blocked no more: the held stanza is offered again, then the rest. */
 static void
 session_resume(struct route *r)
@@ -759,6 +790,7 @@ engine_tick(int fd, short event, void *arg)
 	}
 	if (released > 0)
 		compat_release_memory();
+	logsum_tick();
 	conn_flush_all();
 	evtimer_add(&ev_tick, &tv);
 }

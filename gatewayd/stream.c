@@ -578,6 +578,25 @@ stream_closing(struct stream *st)
 	st->ops->closing(st->arg);
 }
 
+static void	stream_log(struct stream *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+
+/* A line about the stream, to its owner's log. */
+static void
+stream_log(struct stream *st, const char *fmt, ...)
+{
+	char	line[512];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (st->ops->log != NULL)
+		st->ops->log(st->arg, line);
+	else
+		log_info("%s", line);
+}
+
 /*
  * A stream error: our header first if the peer has not seen it (RFC 6120
  * 4.9.1.2), the condition, our closing tag, then no more input.  The
@@ -595,7 +614,7 @@ stream_error(struct stream *st, const char *condition, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	log_info("%s%s%s: %s (%s)", st->ops->label(st->arg),
+	stream_log(st, "%s%s%s: %s (%s)", st->ops->label(st->arg),
 	    st->domain[0] != '\0' ? " for " : "", st->domain, condition,
 	    reason);
 
@@ -611,7 +630,7 @@ stream_error(struct stream *st, const char *condition, const char *fmt, ...)
 static void
 stream_close(struct stream *st, const char *why)
 {
-	log_info("%s%s%s: %s", st->ops->label(st->arg),
+	stream_log(st, "%s%s%s: %s", st->ops->label(st->arg),
 	    st->domain[0] != '\0' ? " for " : "", st->domain, why);
 	if (!st->header_sent)
 		stream_send_header(st, NULL);
@@ -758,8 +777,9 @@ stream_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 	if (st->peer_error) {
 		if (st->depth == 3 && strncmp(name, NS_ERRORS " ",
 		    sizeof(NS_ERRORS)) == 0)
-			log_info("%s: the peer sent the stream error %.64s",
-			    st->ops->label(st->arg), name + sizeof(NS_ERRORS));
+			stream_log(st, "%s: the peer sent the stream error "
+			    "%.64s", st->ops->label(st->arg),
+			    name + sizeof(NS_ERRORS));
 		return;
 	}
 

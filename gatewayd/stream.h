@@ -70,6 +70,8 @@ struct stream_ops {
 	void		 (*closing)(void *);
 	/* Who this is, for the log: "connection 7 from 192.0.2.1". */
 	const char	*(*label)(void *);
+	/* A line for the log (how the stream ended); NULL: log_info. */
+	void		 (*log)(void *, const char *);
 };
 
 struct stream	*stream_new(const struct stream_ops *, void *,

@@ -75,7 +75,7 @@ start_daemon() {
 	_conf=$1; shift
 	"$GATEWAYD" -dv -f "$_conf" "$@" > "$SCRATCH/log" 2>&1 &
 	DAEMON_PID=$!
-	wait_for 10 grep -q "engine: listening on" "$SCRATCH/log"
+	wait_for 10 grep -qs "engine: listening on" "$SCRATCH/log"
 }
 
 # The pid of the daemon's child with the given title (engine, authd).
@@ -89,7 +89,7 @@ child_pid() {
 	return 1
 }
 
-log_has() { grep -q -- "$1" "$SCRATCH/log"; }
+log_has() { grep -qs -- "$1" "$SCRATCH/log"; }
 
 # Does a TCP connection to 127.0.0.1 PORT succeed?
 tcp_connect() {

@@ -244,6 +244,7 @@ def attempts(d, n=20):
 
 
 def t_lockout(d, n, slow):
+    lines = len(d.log().splitlines())
     a = Attacker(d, n, slow)
     a.start()
     deadline = time.monotonic() + 10
@@ -256,9 +257,15 @@ def t_lockout(d, n, slow):
     finally:
         a.stop.set()
         a.join(10)
+    lines = len(d.log().splitlines()) - lines
     print('# %d attackers%s: the component got in %d times of 20; %d '
-          'attacker connections opened' % (n, ' (slow)' if slow else '',
-                                           good, a.opened), flush=True)
+          'attacker connections opened; %d log lines' % (
+              n, ' (slow)' if slow else '', good, a.opened, lines),
+          flush=True)
+    # 11. Log flooding: lines per source and kind, not per connection
+    # (the component's own 20 sessions log about 8 lines each).
+    expect(lines < 200 + a.opened // 10,
+           '%d log lines for %d attacker connections' % (lines, a.opened))
     expect(good >= 18, 'the component got in %d times of 20 (%d attacker '
            'connections opened)' % (good, a.opened))
 

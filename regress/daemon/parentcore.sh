@@ -18,7 +18,7 @@ if is_root; then
 fi
 "$@" "$GATEWAYD" -dv -f "$SCRATCH/gw.conf" > "$SCRATCH/log" 2>&1 &
 DAEMON_PID=$!
-if ! wait_for 10 grep -q "engine: listening on" "$SCRATCH/log"; then
+if ! wait_for 10 grep -qs "engine: listening on" "$SCRATCH/log"; then
 	notok "parent: daemon starts as a user: $(cat "$SCRATCH/log")"
 	finish
 fi

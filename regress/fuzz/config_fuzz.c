@@ -17,10 +17,10 @@
 /*
  * libFuzzer target: the configuration parser (gatewayd/parse.y, with
  * gatewayd/config.c).  The input is written to fuzz.conf in a scratch
- * directory that also holds inc.conf (to include) and open.secrets
- * (mode 0644, refused); /tmp/fuzz-secrets is a good secrets file, mode
- * 0600, for a.example.org.  parse_config reads the input twice, and
- * config_free frees what it returns.
+ * directory (in $FUZZ_TMPDIR, else /tmp) that also holds inc.conf (to
+ * include) and open.secrets (mode 0644, refused); /tmp/fuzz-secrets is
+ * a good secrets file, mode 0600, for a.example.org.  parse_config
+ * reads the input twice, and config_free frees what it returns.
  *
  * parse.o is built with fopen, open and getaddrinfo renamed to the
  * fuzz_ functions here: files outside the scratch directory and the
@@ -212,6 +212,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	cookie_io_functions_t	 io = { NULL, log_write, NULL, NULL };
 	FILE			*fp;
 #endif
+	const char		*tmp;
 	char			 p[128];
 
 	(void)argc;
@@ -226,7 +227,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		stderr = fp;
 	}
 #endif
-	strlcpy(dir, "/tmp/fuzz-config.XXXXXX", sizeof(dir));
+	if ((tmp = getenv("FUZZ_TMPDIR")) == NULL || tmp[0] != '/' ||
+	    strlen(tmp) > 32)
+		tmp = "/tmp";
+	snprintf(dir, sizeof(dir), "%s/fuzz-config.XXXXXX", tmp);
 	if (mkdtemp(dir) == NULL) {
 		fprintf(errfp, "config_fuzz: mkdtemp: %s\n", strerror(errno));
 		abort();

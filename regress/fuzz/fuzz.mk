@@ -1,5 +1,6 @@
 # libFuzzer targets: a GNU make fragment for the top Makefile, which
-# includes it after it has set OBJ, CPPFLAGS, WARNINGS, LDLIBS and YACC.
+# includes it after it has set OBJ, CPPFLAGS, WARNINGS, LDLIBS and YACC
+# (and the source lists UNIT_COMMON, COMMON_SRCS, which it follows).
 # They need clang with the fuzzer runtime (Debian: clang and
 # libclang-rt-dev); regress/fuzz/run.sh runs them.
 #
@@ -18,16 +19,19 @@ FUZZ_PROGS =	$(FUZZ_OBJ)/stream_fuzz $(FUZZ_OBJ)/router_fuzz \
 FUZZ_HEADERS =	$(wildcard gatewayd/*.h common/*.h common/compat/*.h)
 FUZZ_BUILD =	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_SAN) $(WARNINGS)
 
+# What the unit tests of the same layers link, and the daemon's own.
+FUZZ_COMMON =	$(or $(UNIT_COMMON),common/log.c common/util.c common/addr.c)
+FUZZ_DAEMON =	$(or $(COMMON_SRCS),common/log.c common/proc.c \
+		common/addr.c common/util.c $(SYS_SRCS))
+
 FUZZ_STREAM_SRCS = regress/fuzz/stream_fuzz.c gatewayd/stream.c \
-		gatewayd/stream_text.c gatewayd/splice.c common/log.c \
-		common/util.c common/addr.c
-# The clock is the target's own: no common/util.c.  common/proc.c, for
-# config.c, needs the imsg port and the sandbox (SYS_SRCS).
+		gatewayd/stream_text.c gatewayd/splice.c $(FUZZ_COMMON)
+# The router's clock (monotime) is the target's own.
 FUZZ_ROUTER_SRCS = regress/fuzz/router_fuzz.c gatewayd/router.c \
-		gatewayd/bounce.c common/log.c common/addr.c
+		gatewayd/bounce.c $(filter-out common/util.c,$(FUZZ_COMMON))
+# config.c sends through common/proc.c: the imsg port and the sandbox.
 FUZZ_CONFIG_SRCS = regress/fuzz/config_fuzz.c gatewayd/config.c \
-		common/log.c common/addr.c common/util.c common/proc.c \
-		$(SYS_SRCS)
+		$(FUZZ_DAEMON)
 
 .PHONY: fuzz-progs
 

@@ -795,7 +795,7 @@ cb_label(void *arg)
 
 static const struct stream_ops ops = {
 	cb_output, cb_domain, cb_want_id, cb_handshake, cb_stanza_start,
-	cb_stanza, cb_closing, cb_label
+	cb_stanza, cb_closing, cb_label, NULL
 };
 
 /*
