@@ -71,11 +71,14 @@ struct authd_stream {
 RB_HEAD(authd_streams, authd_stream);
 
 /*
- * Failed handshakes are counted per source address, and per address and
- * domain together; never per domain alone, so that nobody can lock a
- * component out from elsewhere.  Over the limit, answers from that
- * source come one a second, right or wrong, for the hold-down period:
- * slower guessing, never a refused rightful component.
+ * Failed handshakes are counted per source (an IPv4 address, an IPv6
+ * /64), and per source and domain together; never per domain alone, so
+ * that nobody can lock a component out from elsewhere.  Over the limit,
+ * answers to that source come one a second, right or wrong, for the
+ * hold-down period, and all the held-down sources together get no more
+ * than "handshake checks" answers a second: slower guessing however many
+ * addresses the guesser has, never a refused rightful component, and a
+ * source with no recent failure is answered at once.
  */
 struct authd_source {
 	RB_ENTRY(authd_source)	 entry;
@@ -114,6 +117,7 @@ static struct authd_source_lru	 sources_lru =
 				    TAILQ_HEAD_INITIALIZER(sources_lru);
 static size_t			 nsources;
 static struct authd_answers	 answers = TAILQ_HEAD_INITIALIZER(answers);
+static int64_t			 budget_next;	/* ms: the next held answer */
 
 static void	authd_reconf_start(struct imsg *, const void *, void *);
 static void	authd_reconf_component(struct imsg *, const void *, void *);
@@ -367,8 +371,8 @@ addr_print(const struct sockaddr_storage *ss, char *buf, size_t len)
 
 /*
  * The throttle state of a source, created on first use.  The table is
- * bounded: the least recently used entry not in hold-down makes room; if
- * every entry is held down, the new source is not tracked.
+ * bounded: the least recently used entry not in hold-down makes room,
+ * else the least recently used of all; a new source is always tracked.
  */
 static struct authd_source *
 source_get(const uint8_t addr[16], const char *domain, int create)
@@ -389,7 +393,7 @@ source_get(const uint8_t addr[16], const char *domain, int create)
 			if (src->holddown_until <= monotime())
 				break;
 		if (src == NULL)
-			return (NULL);
+			src = TAILQ_FIRST(&sources_lru);
 		TAILQ_REMOVE(&sources_lru, src, lru);
 		RB_REMOVE(authd_sources, &sources, src);
 		free(src);
@@ -460,6 +464,12 @@ authd_answer_throttled(uint64_t conn_id, int32_t verdict,
 		return;
 	}
 	due += AUTHD_SLOT_MS;
+	/* All held-down sources share one budget. */
+	if (running->global.auth_budget > 0) {
+		if (due < budget_next)
+			due = budget_next;
+		budget_next = due + 1000 / running->global.auth_budget;
+	}
 	for (i = 0; i < 2; i++)
 		if (srcs[i] != NULL)
 			srcs[i]->next_slot = due;

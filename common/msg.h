@@ -72,6 +72,7 @@ struct gw_global {
 	uint32_t		 auth_fail_max;
 	uint32_t		 auth_fail_window;
 	uint32_t		 auth_holddown;
+	uint32_t		 auth_budget;	/* checks a second, held down */
 	uint32_t		 max_queue;
 	uint32_t		 queue_timeout;
 	uint32_t		 flap_max;

@@ -50,6 +50,7 @@ config_new(void)
 	conf->global.auth_fail_max = GW_AUTH_FAIL_MAX;
 	conf->global.auth_fail_window = GW_AUTH_FAIL_WINDOW;
 	conf->global.auth_holddown = GW_AUTH_HOLDDOWN;
+	conf->global.auth_budget = GW_AUTH_BUDGET;
 	conf->global.max_queue = GW_MAX_QUEUE;
 	conf->global.queue_timeout = GW_QUEUE_TIMEOUT;
 	conf->global.flap_max = GW_FLAP_MAX;
@@ -137,6 +138,7 @@ config_print(FILE *fp, const struct gatewayd_conf *conf)
 	fprintf(fp, "handshake failures %u per %u holddown %u\n",
 	    conf->global.auth_fail_max, conf->global.auth_fail_window,
 	    conf->global.auth_holddown);
+	fprintf(fp, "handshake checks %u\n", conf->global.auth_budget);
 	fprintf(fp, "idle timeout %u\n", conf->global.idle_timeout);
 	fprintf(fp, "max queue size %u\n", conf->global.max_queue);
 	fprintf(fp, "queue timeout %u\n", conf->global.queue_timeout);

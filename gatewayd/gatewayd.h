@@ -58,6 +58,7 @@
 #define GW_AUTH_FAIL_MAX	5
 #define GW_AUTH_FAIL_WINDOW	60
 #define GW_AUTH_HOLDDOWN	60
+#define GW_AUTH_BUDGET		20
 #define GW_MAX_QUEUE		(1024 * 1024)
 #define GW_QUEUE_TIMEOUT	30
 #define GW_FLAP_MAX		5

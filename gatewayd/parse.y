@@ -115,7 +115,7 @@ typedef struct {
 
 %}
 
-%token	ADDRESS ALIAS ATTRIBUTES CHROOT COMPONENT CONFLICT CONNECTIONS
+%token	ADDRESS ALIAS ATTRIBUTES CHECKS CHROOT COMPONENT CONFLICT CONNECTIONS
 %token	DEFAULT DEPTH FAILURES HANDSHAKE HOLDDOWN IDLE INCLUDE LISTEN MAX
 %token	NAME ON PER PORT PREAUTH QUEUE REJECT REPLACE ROUTE SECRETS SIZE
 %token	STANZA TAKEOVERS TIMEOUT UNAUTHENTICATED USER
@@ -353,6 +353,11 @@ main		: LISTEN ON STRING port		{
 			if (ret == -1)
 				YYERROR;
 		}
+		| HANDSHAKE CHECKS NUMBER	{
+			if (number_in($3, 1, 10000, "handshake checks") == -1)
+				YYERROR;
+			conf->global.auth_budget = $3;
+		}
 		| HANDSHAKE TIMEOUT timeout	{
 			conf->global.handshake_timeout = $3;
 		}
@@ -492,6 +497,7 @@ lookup(char *s)
 		{ "address",		ADDRESS },
 		{ "alias",		ALIAS },
 		{ "attributes",		ATTRIBUTES },
+		{ "checks",		CHECKS },
 		{ "chroot",		CHROOT },
 		{ "component",		COMPONENT },
 		{ "conflict",		CONFLICT },

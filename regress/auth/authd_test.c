@@ -155,7 +155,7 @@ struct secret {
 
 static void
 configure(const struct secret *secrets, size_t n, uint32_t fail_max,
-    uint32_t max_unauth)
+    uint32_t max_unauth, uint32_t budget)
 {
 	struct gw_global		g;
 	struct gw_component_conf	comp;
@@ -167,6 +167,7 @@ configure(const struct secret *secrets, size_t n, uint32_t fail_max,
 	memset(&g, 0, sizeof(g));
 	g.auth_fail_max = fail_max;
 	g.max_unauth = max_unauth;
+	g.auth_budget = budget;
 	g.auth_fail_window = 60;
 	g.auth_holddown = 60;
 	send_msg(&ib_parent, IMSG_RECONF_START, &g, sizeof(g));
@@ -279,6 +280,70 @@ log_contains(const char *needle)
 	return (found);
 }
 
+static double
+since(const struct timespec *t0)
+{
+	struct timespec	t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return ((t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9);
+}
+
+/*
+ * 30 sources, each held down by its first failure (handshake failures
+ * 1), guess all at once: with "handshake checks 20" their answers come
+ * at most 20 a second, all of them in the end; a source with no failure
+ * meanwhile is answered at once.
+ */
+static void
+budget_test(void)
+{
+	static const struct secret	 s[] = {
+		{ "a.example.org", "first-secret-of-a" }
+	};
+	struct gw_auth_handshake	 hs;
+	struct gw_auth_result		 res;
+	struct timespec			 t0;
+	char				 addr[32], why[128];
+	char				 ids[30][GW_STREAMID_LEN + 1];
+	uint64_t			 conns[30];
+	double				 clean, last = 0;
+	int				 i, got = 0, early = 0;
+
+	configure(s, 1, 1, 100, 20);
+	for (i = 0; i < 30; i++) {
+		snprintf(addr, sizeof(addr), "198.51.100.%d", i + 1);
+		conns[i] = next_conn++;
+		new_stream(conns[i], "a.example.org", addr, ids[i]);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < 30; i++) {
+		memset(&hs, 0, sizeof(hs));
+		hs.conn_id = conns[i];
+		auth_digest(ids[i], "wrong", 5, hs.digest);
+		send_msg(&ib_engine, IMSG_AUTH_HANDSHAKE, &hs, sizeof(hs));
+	}
+	clean = -1;
+	if (login("a.example.org", "198.51.100.200", "first-secret-of-a",
+	    &clean) != AUTH_OK)
+		clean = -1;
+	while (got < 30 && since(&t0) < 5) {
+		if (recv_msg(&ib_engine, &res, sizeof(res)) != IMSG_AUTH_RESULT)
+			continue;
+		got++;
+		last = since(&t0);
+		if (last < 2.0)
+			early++;
+	}
+	snprintf(why, sizeof(why), "%d answered, %d within 2 s, the last "
+	    "after %.2f s", got, early, last);
+	result("held-down sources share 20 answers a second", got == 30 &&
+	    early <= 22 && last >= 1.4, why);
+	snprintf(why, sizeof(why), "answered after %.2f s", clean);
+	result("a source with no failure is answered at once meanwhile",
+	    clean >= 0 && clean < 0.5, why);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -307,7 +372,7 @@ main(int argc, char *argv[])
 		die("mkdtemp");
 	chmod(dir, 0755);
 	start_authd(gatewayd);
-	configure(two, 3, 3, 100);
+	configure(two, 3, 3, 100, 0);
 
 	conn = next_conn++;
 	new_stream(conn, "a.example.org", "192.0.2.1", id);
@@ -365,7 +430,7 @@ main(int argc, char *argv[])
 	    "3 failed handshakes from 192.0.2.4"), "no log line");
 
 	/* Reload: a removed secret stops working for new streams. */
-	configure(one, 2, 3, 3);
+	configure(one, 2, 3, 3, 0);
 	result("after a reload the removed secret is refused",
 	    login("a.example.org", "192.0.2.6", "second-secret-of-a", NULL) ==
 	    AUTH_DENIED, "");
@@ -392,6 +457,8 @@ main(int argc, char *argv[])
 	new_stream(next_conn++, "a.example.org", "192.0.2.7", id2);
 	result("authd lives on and issues ids again once one is forgotten",
 	    strlen(id2) == GW_STREAMID_LEN, "");
+
+	budget_test();
 
 	result("no secret in the log", !log_contains("secret-of-") &&
 	    !log_contains("first-secret") && !log_contains("second-secret"),

@@ -95,25 +95,22 @@ leaks_ok() {
 	    "$SCRATCH/empty" 2>&1 | grep -q 'LeakSanitizer has encountered'
 }
 
-ASAN_BASE=${ASAN_OPTIONS:+$ASAN_OPTIONS:}abort_on_error=1:symbolize=1
+ASAN_BASE=${ASAN_OPTIONS:+$ASAN_OPTIONS:}symbolize=1
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1"
 export FUZZ_TMPDIR="$SCRATCH"
 
-failed=0 checked=
+failed=0 probed= notool=
 for name in $NAMES; do
 	prog=$OBJDIR/fuzz/${name}_fuzz
 	if [ ! -x "$prog" ]; then
-		if [ -z "$checked" ]; then
-			checked=1
-			if ! reason=$(toolchain); then
-				echo "skip - fuzz: $reason"
-				continue
-			fi
-		elif [ -n "$reason" ]; then
-			continue
+		if [ -z "$probed" ]; then
+			probed=1
+			notool=$(toolchain) || echo "skip - fuzz: $notool"
 		fi
-		echo "not ok - fuzz $name: $prog not built"
-		failed=1
+		if [ -z "$notool" ]; then
+			echo "not ok - fuzz $name: $prog not built"
+			failed=1
+		fi
 		continue
 	fi
 	corpus=$SCRATCH/corpus-$name
@@ -126,7 +123,7 @@ for name in $NAMES; do
 	fi
 	# shellcheck disable=SC2086
 	(cd "$SCRATCH" && ASAN_OPTIONS="$ASAN_BASE:detect_leaks=$leaks" \
-	    "$prog" $LIMIT -detect_leaks=$leaks -print_final_stats=0 \
+	    "$prog" $LIMIT -detect_leaks=$leaks \
 	    -artifact_prefix="$SCRATCH/art-$name/" "$corpus" > "$log" 2>&1)
 	rc=$?
 	done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE ' "$log" | tail -n 1)
@@ -155,6 +152,5 @@ for name in $NAMES; do
 		    cp "$log" "$kept"
 		echo "not ok - fuzz $name: $reason (exit $rc; output $kept)"
 	fi
-	reason=
 done
 exit "$failed"
