@@ -48,8 +48,10 @@ COMMON_SRCS =	common/log.c common/logsum.c common/proc.c common/addr.c \
 		common/util.c \
 		$(SYS_SRCS)
 # The engine's layers, bottom up; regress/build/layers.sh checks them.
-ENGINE_SRCS =	gatewayd/conn.c gatewayd/listener.c gatewayd/splice.c \
-		gatewayd/stream_text.c gatewayd/stream.c gatewayd/bounce.c \
+ENGINE_SRCS =	gatewayd/outq.c gatewayd/conn.c gatewayd/listener.c \
+		gatewayd/splice.c \
+		gatewayd/stream_text.c gatewayd/stream.c gatewayd/stream_xml.c \
+		gatewayd/bounce.c \
 		gatewayd/router.c gatewayd/engine.c
 SRCS =		gatewayd/gatewayd.c gatewayd/config.c $(ENGINE_SRCS) \
 		authd/authd.c authd/digest.c $(COMMON_SRCS)
@@ -121,12 +123,15 @@ $(OBJ)/regress/authd_test: regress/auth/authd_test.c authd/digest.c \
 # layer over socketpairs.
 UNIT_COMMON =	common/log.c common/logsum.c common/util.c common/addr.c
 
-$(OBJ)/regress/stream_unit: regress/stream/stream_unit.c gatewayd/stream.c \
-    gatewayd/stream_text.c gatewayd/splice.c $(UNIT_COMMON) $(HEADERS)
+STREAM_LAYER =	gatewayd/stream.c gatewayd/stream_xml.c gatewayd/stream_text.c \
+		gatewayd/splice.c
+
+$(OBJ)/regress/stream_unit: regress/stream/stream_unit.c $(STREAM_LAYER) \
+    $(UNIT_COMMON) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
-	    regress/stream/stream_unit.c gatewayd/stream.c \
-	    gatewayd/stream_text.c gatewayd/splice.c $(UNIT_COMMON) $(LDLIBS)
+	    regress/stream/stream_unit.c $(STREAM_LAYER) $(UNIT_COMMON) \
+	    $(LDLIBS)
 
 $(OBJ)/regress/router_unit: regress/router/router_unit.c gatewayd/router.c \
     gatewayd/bounce.c $(UNIT_COMMON) $(HEADERS)
@@ -136,10 +141,11 @@ $(OBJ)/regress/router_unit: regress/router/router_unit.c gatewayd/router.c \
 	    $(UNIT_COMMON) $(LDLIBS)
 
 $(OBJ)/regress/conn_unit: regress/conn/conn_unit.c gatewayd/conn.c \
-    $(UNIT_COMMON) $(HEADERS)
+    gatewayd/outq.c $(UNIT_COMMON) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
-	    regress/conn/conn_unit.c gatewayd/conn.c $(UNIT_COMMON) $(LDLIBS)
+	    regress/conn/conn_unit.c gatewayd/conn.c gatewayd/outq.c \
+	    $(UNIT_COMMON) $(LDLIBS)
 
 $(OBJ)/regress/loadgen: regress/bench/loadgen.c authd/digest.c \
     common/util.c common/log.c $(HEADERS)

@@ -15,18 +15,14 @@
  */
 
 /*
- * Connections: sockets, what is kept of their input, their output
- * queues, timers, close and reap.  Nothing here knows what the bytes
- * mean.
- *
- * Input is read into one shared buffer, unless the connection keeps
- * bytes already (an unfinished stanza, or what a paused stream has not
- * parsed): then behind those, in its own buffer, so that what the layer
- * above needs is always contiguous.  The shared buffer is valid only
- * during the input event it is handed to: whatever the layer above
- * still needs is copied out (conn_keep) before the event returns, and
- * reads never nest (libevent runs one callback at a time; shared_busy
- * checks it).
+ * Connections: sockets, kept input, output queues, timers, close and
+ * reap; nothing here knows what the bytes mean.  Input is read into one
+ * shared buffer, unless the connection keeps bytes already (an
+ * unfinished stanza, or what a paused stream has not parsed): then
+ * behind those, in its own buffer, so that what the layer above needs
+ * is contiguous.  The shared buffer is valid only during the input event
+ * it is handed to: what is still needed is copied out (conn_keep) before
+ * the event returns, and reads never nest (shared_busy checks it).
  */
 
 #include <sys/types.h>
@@ -47,10 +43,10 @@
 #include "conn.h"
 #include "log.h"
 #include "logsum.h"
+#include "outq.h"
 #include "util.h"
 
 #define CONN_READ_SIZE	16384	/* also what a paused sender holds */
-#define CONN_OUTQ_MIN	4096
 
 TAILQ_HEAD(conn_list, conn);
 
@@ -60,25 +56,6 @@ struct addr_count {
 	uint8_t			 addr[16];
 	uint32_t		 count;
 	struct conn_list	 conns;
-};
-
-/*
- * Each stanza queued is recorded with its sender (0: gatewayd itself),
- * so that what is never delivered can go back to whoever sent it.
- */
-struct qrec {
-	uint64_t		 sender;
-	uint32_t		 len;
-};
-
-struct outq {
-	char			*data;
-	size_t			 off;		/* written so far */
-	size_t			 len;		/* queued, incl. written */
-	size_t			 cap;
-	struct qrec		*recs;		/* a ring */
-	size_t			 rfirst, rnum, rcap;
-	size_t			 rdone;		/* of the first, written */
 };
 
 /* The bytes kept, stream offset in_base onwards. */
@@ -128,8 +105,7 @@ static struct addr_tree		 unauth_addrs = RB_INITIALIZER(&unauth_addrs);
 static struct conn_list		 dirty = TAILQ_HEAD_INITIALIZER(dirty);
 static struct conn_list		 unauth = TAILQ_HEAD_INITIALIZER(unauth);
 static struct conn_list		 closing = TAILQ_HEAD_INITIALIZER(closing);
-static struct conn_list		 graveyard =
-				    TAILQ_HEAD_INITIALIZER(graveyard);
+static struct conn_list		 dead = TAILQ_HEAD_INITIALIZER(dead);
 static struct conn_stats	 totals;
 static uint64_t			 next_id = 1;
 static uint32_t			 nconns, nunauth;
@@ -739,91 +715,7 @@ conn_replay(struct conn *c)
 size_t
 conn_queued(const struct conn *c)
 {
-	return (c->c_out.len - c->c_out.off);
-}
-
-static void
-outq_reserve(struct outq *q, size_t len)
-{
-	char	*p;
-	size_t	 cap, start;
-
-	if (q->off == q->len)
-		q->off = q->len = 0;
-	else if (q->off > q->rdone && q->len + len > q->cap) {
-		/* Keep all of a half-written stanza: it may be bounced. */
-		start = q->off - q->rdone;
-		memmove(q->data, q->data + start, q->len - start);
-		q->len -= start;
-		q->off -= start;
-	}
-	if (q->len + len <= q->cap)
-		return;
-	cap = q->cap == 0 ? CONN_OUTQ_MIN : q->cap;
-	while (cap < q->len + len)
-		cap *= 2;
-	if ((p = realloc(q->data, cap)) == NULL)
-		fatal("%s", __func__);
-	q->data = p;
-	q->cap = cap;
-}
-
-/* The record of the last len bytes queued: a stanza of sender's. */
-static void
-outq_record(struct outq *q, uint64_t sender, size_t len)
-{
-	struct qrec	*r;
-	size_t		 last, i, ncap;
-
-	if (q->rnum > 0) {
-		last = (q->rfirst + q->rnum - 1) % q->rcap;
-		/* Our own bytes need no boundaries between them. */
-		if (sender == 0 && q->recs[last].sender == 0) {
-			q->recs[last].len += len;
-			return;
-		}
-	}
-	if (q->rnum == q->rcap) {
-		ncap = q->rcap ? q->rcap * 2 : 16;
-		if ((r = reallocarray(NULL, ncap, sizeof(*r))) == NULL)
-			fatal("%s", __func__);
-		for (i = 0; i < q->rnum; i++)
-			r[i] = q->recs[(q->rfirst + i) % q->rcap];
-		free(q->recs);
-		q->recs = r;
-		q->rcap = ncap;
-		q->rfirst = 0;
-	}
-	r = &q->recs[(q->rfirst + q->rnum) % q->rcap];
-	r->sender = sender;
-	r->len = len;
-	q->rnum++;
-}
-
-/* The written bytes leave the queue, and with them their records. */
-static void
-outq_consume(struct outq *q, size_t n)
-{
-	struct qrec	*r;
-
-	q->off += n;
-	while (n > 0 && q->rnum > 0) {
-		r = &q->recs[q->rfirst];
-		if (n < r->len - q->rdone) {
-			q->rdone += n;
-			break;
-		}
-		n -= r->len - q->rdone;
-		q->rdone = 0;
-		q->rfirst = (q->rfirst + 1) % q->rcap;
-		q->rnum--;
-	}
-	if (q->off == q->len) {
-		/* All out: an idle stream keeps no output buffer. */
-		free(q->data);
-		q->data = NULL;
-		q->off = q->len = q->cap = 0;
-	}
+	return (outq_queued(&c->c_out));
 }
 
 /*
@@ -834,24 +726,15 @@ void
 conn_queuev(struct conn *c, uint64_t sender, const struct iovec *iov,
     int iovcnt)
 {
-	struct outq	*q = &c->c_out;
-	size_t		 total = 0;
-	int		 i;
+	size_t	len;
 
 	if (c->c_dead)
 		return;
-	for (i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
-	outq_reserve(q, total);
-	for (i = 0; i < iovcnt; i++) {
-		memcpy(q->data + q->len, iov[i].iov_base, iov[i].iov_len);
-		q->len += iov[i].iov_len;
-	}
-	outq_record(q, sender, total);
+	len = outq_appendv(&c->c_out, sender, iov, iovcnt);
 	conn_mark_dirty(c);
 	if (sender != 0) {
 		c->c_stats.stanzas_out++;
-		c->c_stats.bytes_out += total;
+		c->c_stats.bytes_out += len;
 	}
 }
 
@@ -876,29 +759,9 @@ void
 conn_take_queue(struct conn *c, void (*fn)(uint64_t, const char *, size_t,
     void *), void *arg)
 {
-	struct outq	*q = &c->c_out;
-	struct qrec	*r;
-	size_t		 i = 0, pos = q->off - q->rdone, keep = 0;
-
-	if (!c->c_dead && q->rnum > 0 && q->rdone > 0) {
-		r = &q->recs[q->rfirst];
-		keep = r->len - q->rdone;
-		pos += r->len;
-		i = 1;
-	}
-	for (; i < q->rnum; i++) {
-		r = &q->recs[(q->rfirst + i) % q->rcap];
-		fn(r->sender, q->data + pos, r->len, arg);
-		pos += r->len;
-	}
-	if (keep > 0) {
-		q->len = q->off + keep;
-		q->rnum = 1;
-		return;
-	}
-	q->off = q->len = 0;
-	q->rnum = q->rdone = 0;
-	conn_want_write(c, 0);
+	outq_take(&c->c_out, !c->c_dead, fn, arg);
+	if (conn_queued(c) == 0)
+		conn_want_write(c, 0);
 }
 
 /* The drained event comes once the queue is down to mark or less. */
@@ -981,17 +844,18 @@ conn_flushed(struct conn *c)
 static void
 conn_flush(struct conn *c)
 {
-	struct outq	*q = &c->c_out;
+	const char	*data;
+	size_t		 len;
 	ssize_t		 n;
 
 	if (c->c_dead)
 		return;
-	if (conn_queued(c) == 0) {
+	if ((data = outq_head(&c->c_out, &len)) == NULL) {
 		conn_want_write(c, 0);
 		conn_flushed(c);
 		return;
 	}
-	if ((n = write(c->c_fd, q->data + q->off, q->len - q->off)) == -1) {
+	if ((n = write(c->c_fd, data, len)) == -1) {
 		if (errno != EAGAIN && errno != EINTR) {
 			log_debug("connection %llu from %s: write: %s",
 			    (unsigned long long)c->c_id, c->c_peername,
@@ -1000,7 +864,7 @@ conn_flush(struct conn *c)
 			return;
 		}
 	} else {
-		outq_consume(q, n);
+		outq_consume(&c->c_out, n);
 		c->c_last_out = monotime();
 		if (c->c_watching && conn_queued(c) <= c->c_watch_mark) {
 			c->c_watching = 0;
@@ -1113,7 +977,7 @@ conn_close(struct conn *c)
 	close(c->c_fd);
 	c->c_fd = -1;
 	RB_REMOVE(conn_tree, &conns, c);
-	TAILQ_INSERT_TAIL(&graveyard, c, c_dead_entry);
+	TAILQ_INSERT_TAIL(&dead, c, c_dead_entry);
 }
 
 static void
@@ -1122,13 +986,12 @@ conn_reap(void)
 	struct conn	*c;
 	int		 freed = 0;
 
-	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
-		TAILQ_REMOVE(&graveyard, c, c_dead_entry);
+	while ((c = TAILQ_FIRST(&dead)) != NULL) {
+		TAILQ_REMOVE(&dead, c, c_dead_entry);
 		nconns--;
 		events->freed(c->c_arg);
 		free(c->c_in.buf);
-		free(c->c_out.data);
-		free(c->c_out.recs);
+		outq_free(&c->c_out);
 		free(c);
 		freed++;
 	}

@@ -122,13 +122,16 @@ for name in $NAMES; do
 	log=$SCRATCH/$name.log
 	mkdir -p "$corpus" "$SCRATCH/art-$name"
 	cp "$TOP/regress/fuzz/corpus/$name"/* "$corpus"/ 2>/dev/null
+	dict=
+	[ -f "$TOP/regress/fuzz/$name.dict" ] &&
+	    dict=-dict=$TOP/regress/fuzz/$name.dict
 	note= leaks=1
 	if ! leaks_ok "$prog"; then
 		leaks=0 note=" (LeakSanitizer cannot run here: no leak check)"
 	fi
 	# shellcheck disable=SC2086
 	(cd "$SCRATCH" && ASAN_OPTIONS="$ASAN_BASE:detect_leaks=$leaks" \
-	    "$prog" $LIMIT -detect_leaks=$leaks \
+	    "$prog" $LIMIT $dict -detect_leaks=$leaks \
 	    -artifact_prefix="$SCRATCH/art-$name/" "$corpus" > "$log" 2>&1)
 	rc=$?
 	done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE ' "$log" | tail -n 1)
