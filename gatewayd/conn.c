@@ -539,7 +539,8 @@ conn_quiet(int fd, short event, void *arg)
 	(void)fd;
 	(void)event;
 	c->c_resting = 0;
-	if (!c->c_dead && !c->c_eof && conn_read_once(c) == 0)
+	if (!c->c_dead && !c->c_eof && c->c_want_read &&
+	    conn_read_once(c) == 0)
 		events->quiet(c->c_arg);
 	if (!c->c_dead)
 		conn_sync(c);

@@ -352,7 +352,8 @@ stream_input(struct stream *st, const char *data, uint64_t base, size_t len)
 int
 stream_deferred(const struct stream *st)
 {
-	return (st->deferred && st->state != STREAM_CLOSING);
+	return (st->deferred && st->state != STREAM_CLOSING &&
+	    st->wait == WAIT_NONE);
 }
 
 /* No more input for now: the next stream_input feeds all it has. */

@@ -1,6 +1,7 @@
 # libFuzzer targets: a GNU make fragment for the top Makefile, which
 # includes it after it has set OBJ, CPPFLAGS, WARNINGS, LDLIBS and YACC
-# (and the source lists UNIT_COMMON, COMMON_SRCS, which it follows).
+# (and the source lists STREAM_LAYER, UNIT_COMMON, COMMON_SRCS, which it
+# follows when they are set).
 # They need clang with the fuzzer runtime (Debian: clang and
 # libclang-rt-dev); regress/fuzz/run.sh runs them.
 #
@@ -23,9 +24,10 @@ FUZZ_BUILD =	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_SAN) $(WARNINGS)
 FUZZ_COMMON =	$(or $(UNIT_COMMON),common/log.c common/util.c common/addr.c)
 FUZZ_DAEMON =	$(or $(COMMON_SRCS),common/log.c common/proc.c \
 		common/addr.c common/util.c $(SYS_SRCS))
+FUZZ_STREAM =	$(or $(STREAM_LAYER),gatewayd/stream.c \
+		gatewayd/stream_text.c gatewayd/splice.c)
 
-FUZZ_STREAM_SRCS = regress/fuzz/stream_fuzz.c gatewayd/stream.c \
-		gatewayd/stream_text.c gatewayd/splice.c $(FUZZ_COMMON)
+FUZZ_STREAM_SRCS = regress/fuzz/stream_fuzz.c $(FUZZ_STREAM) $(FUZZ_COMMON)
 # The router's clock (monotime) is the target's own.
 FUZZ_ROUTER_SRCS = regress/fuzz/router_fuzz.c gatewayd/router.c \
 		gatewayd/bounce.c $(filter-out common/util.c,$(FUZZ_COMMON))

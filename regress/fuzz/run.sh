@@ -75,8 +75,9 @@ why() {
 	elif grep -q 'ERROR: AddressSanitizer' "$_log"; then
 		echo "$(grep -m1 'ERROR: AddressSanitizer' "$_log" |
 		    sed 's/.*ERROR: AddressSanitizer: //; s/ on address.*//')" \
-		    "at $(grep -m1 -E '#[0-9]+ 0x[0-9a-f]+ in .*(gatewayd|common)/' \
-		    "$_log" | sed "s|.*$TOP/||; s/ .*//")"
+		    "at $(grep -m1 -E \
+		    '#[0-9]+ 0x[0-9a-f]+ in .*(gatewayd|common)/' "$_log" |
+		    sed "s|.*$TOP/||; s/ .*//")"
 	elif grep -q 'ERROR: libFuzzer: timeout' "$_log"; then
 		echo "timeout"
 	elif grep -q 'out-of-memory\|out of memory' "$_log"; then
@@ -99,12 +100,13 @@ leaks_ok() {
 
 ASAN_BASE=${ASAN_OPTIONS:+$ASAN_OPTIONS:}symbolize=1
 if [ -n "$FUZZ_SKIP_KNOWN" ]; then
-	export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$TOP/regress/fuzz/known.supp"
+	supp=$TOP/regress/fuzz/known.supp
+	export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$supp"
 fi
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1"
 export FUZZ_TMPDIR="$SCRATCH"
 
-failed=0 probed= notool=
+failed=0 probed='' notool=''
 for name in $NAMES; do
 	prog=$OBJDIR/fuzz/${name}_fuzz
 	if [ ! -x "$prog" ]; then
@@ -122,10 +124,10 @@ for name in $NAMES; do
 	log=$SCRATCH/$name.log
 	mkdir -p "$corpus" "$SCRATCH/art-$name"
 	cp "$TOP/regress/fuzz/corpus/$name"/* "$corpus"/ 2>/dev/null
-	dict=
+	dict=''
 	[ -f "$TOP/regress/fuzz/$name.dict" ] &&
 	    dict=-dict=$TOP/regress/fuzz/$name.dict
-	note= leaks=1
+	note='' leaks=1
 	if ! leaks_ok "$prog"; then
 		leaks=0 note=" (LeakSanitizer cannot run here: no leak check)"
 	fi
@@ -139,7 +141,8 @@ for name in $NAMES; do
 		n=$(echo "$done_line" | sed 's/^#\([0-9]*\).*/\1/')
 		cov=$(echo "$done_line" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
 		ft=$(echo "$done_line" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
-		echo "ok - fuzz $name: $n executions, cov ${cov:-?}, ft ${ft:-?}$note"
+		echo "ok - fuzz $name: $n executions, cov ${cov:-?}," \
+		    "ft ${ft:-?}$note"
 		continue
 	fi
 	if [ "$rc" -eq 0 ] && runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' \
@@ -149,7 +152,8 @@ for name in $NAMES; do
 	fi
 	failed=1
 	reason=$(why "$log")
-	unit=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
+	unit=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" |
+	    tail -n 1)
 	if [ -n "$unit" ] && [ -f "$unit" ]; then
 		kept=$(mktemp "/tmp/gw-fuzz-$name-$(basename "$unit" |
 		    cut -d- -f1).XXXXXX") && cp "$unit" "$kept" &&

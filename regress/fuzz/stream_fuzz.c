@@ -776,9 +776,10 @@ static void
 compare(const struct run *a, const struct run *b)
 {
 	const struct outcome	*x = &a->o, *y = &b->o;
-	int			 pv_x = strcmp(x->cond, "policy-violation") == 0;
-	int			 pv_y = strcmp(y->cond, "policy-violation") == 0;
+	int			 pv_x, pv_y;
 
+	pv_x = strcmp(x->cond, "policy-violation") == 0;
+	pv_y = strcmp(y->cond, "policy-violation") == 0;
 	if ((pv_x && !x->auth) || (pv_y && !y->auth))
 		return;
 	if (a->nst != b->nst || a->stanzas.len != b->stanzas.len ||
