@@ -513,10 +513,9 @@ conn_set_reading(struct conn *c, int on)
 }
 
 /*
- * The connection rests: nothing is read for ms milliseconds, so that a
- * peer sending a byte at a time is read in larger pieces.  Then one
- * read: if nothing came meanwhile, the peer paused, and the layer above
- * hears it (quiet).  0 ends a rest.
+ * Nothing is read for ms milliseconds (0: no more rest), so that a peer
+ * sending a byte at a time is read in larger pieces; then one read, and
+ * if nothing came, the layer above hears that the peer paused (quiet).
  */
 void
 conn_rest(struct conn *c, int ms)
