@@ -102,6 +102,8 @@ static int		 parse_size(const char *, long long, uint32_t *);
 static int		 parse_bytes(const char *, uint32_t *);
 static int		 number_in(long long, long long, long long, const char *);
 static void		 parse_secrets(void);
+static void		 secret_check_strength(const char *, int, const char *,
+			    const char *);
 static void		 end_component(void);
 static int		 resolve_path(const char *, const char *, char *, size_t);
 
@@ -1208,6 +1210,36 @@ find_component(const char *name)
 	return (NULL);
 }
 
+/*
+ * Online guessing is slowed, not stopped: it matters for weak secrets.
+ * A secret shorter than 16 characters, or a word anyone would try
+ * first, gets a warning (that names the line, never the secret).
+ */
+static void
+secret_check_strength(const char *path, int lineno, const char *domain,
+    const char *secret)
+{
+	static const char	*common[] = {
+		"secret", "password", "passw0rd", "changeme", "component",
+		"admin", "letmein", "qwertyuiop", "1234567890123456",
+		"abcdefghijklmnop", "xmppcomponent", "gatewaysecret"
+	};
+	size_t			 i;
+
+	if (strlen(secret) < 16) {
+		log_warnx("%s:%d: warning: the secret for %s is weak: shorter "
+		    "than 16 characters", path, lineno, domain);
+		return;
+	}
+	for (i = 0; i < nitems(common); i++)
+		if (strcasecmp(secret, common[i]) == 0 ||
+		    strcasecmp(secret, domain) == 0) {
+			log_warnx("%s:%d: warning: the secret for %s is weak: "
+			    "a common word", path, lineno, domain);
+			return;
+		}
+}
+
 /* One line of the secrets file: "DOMAIN SECRET". */
 static int
 parse_secret_line(const char *path, int lineno, char *line)
@@ -1254,6 +1286,7 @@ parse_secret_line(const char *path, int lineno, char *line)
 			    "ignored", path, lineno, name);
 		return (0);
 	}
+	secret_check_strength(path, lineno, name, secret);
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		fatal("parse_secret_line");
 	strlcpy(s->conf.domain, name, sizeof(s->conf.domain));
