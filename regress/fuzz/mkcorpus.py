@@ -56,6 +56,10 @@ STREAM = {
     "events": "\x80\x00\x00\x01" + HDR + HS + (("<message " + FT
     + "><body>%d</body></message> ") * 8) % tuple(range(8)) + CL,
     "unknown-host": "s00=" + XD + SS + " to='unknown.example.org'>",
+    "big-stanza": "s00>" + HDR + HS + "<message " + FT + "><body>"
+    + "x" * 9900 + "</body></message>" + CL,
+    "big-header": "s00?" + XD + SS + " to='irc.example.org' x='"
+    + "y" * 4100 + "'>" + HS,
 }
 
 # router: operations, one byte each and their arguments; see op_one in

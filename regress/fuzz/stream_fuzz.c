@@ -41,9 +41,10 @@
  *  - input is still held back (stream_deferred) after stream_flush;
  *  - a run without outside events ends differently from the same input
  *    fed whole without pauses or rests: other stanzas, another outcome.
- *    Limits are checked per read, so an error before authentication
- *    that is policy-violation, and which of two errors comes first
- *    when one is policy-violation, may differ; nothing else may.
+ *    Limits are checked per read, so a run with policy-violation before
+ *    authentication is not compared; and which of two errors is found
+ *    first may depend on the reads (expat holds text back until the
+ *    next markup), so only that there was one must be the same.
  *
  * FUZZ_VERBOSE=1 in the environment keeps the stream's log on stderr.
  * FUZZ_SKIP_KNOWN=1 skips the inputs that start as expat takes UTF-16
@@ -788,8 +789,7 @@ compare(const struct run *a, const struct run *b)
 		    shown(a->stanzas.p, a->stanzas.len), b->nst,
 		    shown(b->stanzas.p, b->stanzas.len));
 	if (x->auth != y->auth || x->closed != y->closed ||
-	    a->closing != b->closing || (strcmp(x->cond, y->cond) != 0 &&
-	    !pv_x && !pv_y))
+	    a->closing != b->closing || !x->cond[0] != !y->cond[0])
 		breach("auth %d closed %d closing %d error '%s', fed whole: "
 		    "auth %d closed %d closing %d error '%s'", x->auth,
 		    x->closed, a->closing, x->cond, y->auth, y->closed,
