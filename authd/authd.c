@@ -123,6 +123,7 @@ static void	authd_reconf_start(struct imsg *, const void *, void *);
 static void	authd_reconf_component(struct imsg *, const void *, void *);
 static void	authd_reconf_secret(struct imsg *, const void *, void *);
 static void	authd_reconf_done(struct imsg *, const void *, void *);
+static void	authd_ping(struct imsg *, const void *, void *);
 static void	authd_new_stream(struct imsg *, const void *, void *);
 static void	authd_handshake(struct imsg *, const void *, void *);
 static void	authd_forget(struct imsg *, const void *, void *);
@@ -134,7 +135,8 @@ static const struct imsg_handler parent_handlers[] = {
 	    sizeof(struct gw_component_conf), 0, authd_reconf_component },
 	{ IMSG_RECONF_SECRET, "RECONF_SECRET", sizeof(struct gw_secret_conf),
 	    0, authd_reconf_secret },
-	{ IMSG_RECONF_DONE, "RECONF_DONE", 0, 0, authd_reconf_done }
+	{ IMSG_RECONF_DONE, "RECONF_DONE", 0, 0, authd_reconf_done },
+	{ IMSG_PING, "PING", sizeof(struct gw_ping), 0, authd_ping }
 };
 static const struct imsg_channel parent_channel = {
 	"the parent", parent_handlers, nitems(parent_handlers), NULL
@@ -151,6 +153,17 @@ static const struct imsg_handler engine_handlers[] = {
 static const struct imsg_channel engine_channel = {
 	"the engine", engine_handlers, nitems(engine_handlers), NULL
 };
+
+/* The parent asks whether we still run: we do. */
+static void
+authd_ping(struct imsg *imsg, const void *data, void *arg)
+{
+	(void)imsg;
+	(void)arg;
+	if (imsg_compose(&ibuf_parent, IMSG_PONG, 0, 0, -1, data,
+	    sizeof(struct gw_ping)) == -1)
+		fatal("imsg_compose");
+}
 
 static int
 stream_cmp(struct authd_stream *a, struct authd_stream *b)

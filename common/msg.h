@@ -55,7 +55,14 @@ enum imsg_type {
 	IMSG_AUTH_STREAMID,	/* authd -> engine: struct gw_auth_streamid */
 	IMSG_AUTH_HANDSHAKE,	/* engine -> authd: struct gw_auth_handshake */
 	IMSG_AUTH_RESULT,	/* authd -> engine: struct gw_auth_result */
-	IMSG_AUTH_FORGET	/* engine -> authd: struct gw_auth_forget */
+	IMSG_AUTH_FORGET,	/* engine -> authd: struct gw_auth_forget */
+	IMSG_PING,		/* parent -> child: struct gw_ping */
+	IMSG_PONG		/* child -> parent: struct gw_ping, the same */
+};
+
+/* The parent asks its children, now and then, whether they still run. */
+struct gw_ping {
+	uint32_t		 seq;
 };
 
 struct gw_global {

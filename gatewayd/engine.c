@@ -85,6 +85,7 @@ static void	engine_reconf_listener(struct imsg *, const void *, void *);
 static void	engine_reconf_component(struct imsg *, const void *, void *);
 static void	engine_reconf_alias(struct imsg *, const void *, void *);
 static void	engine_reconf_done(struct imsg *, const void *, void *);
+static void	engine_ping(struct imsg *, const void *, void *);
 static void	engine_auth_streamid(struct imsg *, const void *, void *);
 static void	engine_auth_result(struct imsg *, const void *, void *);
 static void	engine_authd_batch_done(void *);
@@ -102,7 +103,8 @@ static const struct imsg_handler parent_handlers[] = {
 	    sizeof(struct gw_component_conf), 0, engine_reconf_component },
 	{ IMSG_RECONF_ALIAS, "RECONF_ALIAS", sizeof(struct gw_alias_conf), 0,
 	    engine_reconf_alias },
-	{ IMSG_RECONF_DONE, "RECONF_DONE", 0, 0, engine_reconf_done }
+	{ IMSG_RECONF_DONE, "RECONF_DONE", 0, 0, engine_reconf_done },
+	{ IMSG_PING, "PING", sizeof(struct gw_ping), 0, engine_ping }
 };
 static const struct imsg_channel parent_channel = {
 	"the parent", parent_handlers, nitems(parent_handlers), NULL
@@ -341,6 +343,17 @@ engine_reconf_done(struct imsg *imsg, const void *data, void *arg)
 	}
 	conn_flush_all();
 	if (imsgev_compose(&iev_parent, IMSG_RECONF_ACK, 0, -1, NULL, 0) == -1)
+		fatal("imsgev_compose");
+}
+
+/* The parent asks whether we still run: we do. */
+static void
+engine_ping(struct imsg *imsg, const void *data, void *arg)
+{
+	(void)imsg;
+	(void)arg;
+	if (imsgev_compose(&iev_parent, IMSG_PONG, 0, -1, data,
+	    sizeof(struct gw_ping)) == -1)
 		fatal("imsgev_compose");
 }
 

@@ -38,26 +38,34 @@
 #include "gatewayd.h"
 #include "log.h"
 #include "sandbox.h"
+#include "util.h"
 
 #define PARENT_SHUTDOWN_GRACE	15	/* seconds children get to finish */
+#define PARENT_PING_INTERVAL	2	/* seconds between pings of a child */
+#define PARENT_PING_TIMEOUT	5	/* seconds of silence worth a warning */
 
 struct child {
 	struct imsgev	 iev;
 	pid_t		 pid;
 	int		 alive;		/* its pipe is still open */
+	uint32_t	 ping_sent, ping_answered;
+	time_t		 ping_time;	/* of the unanswered one */
+	int		 silent;	/* warned that it does not answer */
 };
 
 static struct gatewayd_conf	*conf;
 static const char		*conffile = GATEWAYD_CONF;
 static struct child		 children[PROC_MAX];
 static struct event		 ev_sighup, ev_sigterm, ev_sigint;
-static struct event		 ev_grace;
+static struct event		 ev_grace, ev_ping;
 static int			 shutting_down;
 static int			 exit_status;
 
 static __dead void	usage(void);
 static void		parent_sig_handler(int, short, void *);
 static void		parent_child_ack(struct imsg *, const void *, void *);
+static void		parent_child_pong(struct imsg *, const void *, void *);
+static void		parent_ping(int, short, void *);
 static void		parent_child_gone(struct imsgev *);
 static void		parent_reload(void);
 static void		parent_shutdown(int);
@@ -65,7 +73,8 @@ static void		parent_grace_expired(int, short, void *);
 static void		parent_reap(struct child *);
 
 static const struct imsg_handler child_handlers[] = {
-	{ IMSG_RECONF_ACK, "RECONF_ACK", 0, 0, parent_child_ack }
+	{ IMSG_RECONF_ACK, "RECONF_ACK", 0, 0, parent_child_ack },
+	{ IMSG_PONG, "PONG", sizeof(struct gw_ping), 0, parent_child_pong }
 };
 static const struct imsg_channel child_channels[PROC_MAX] = {
 	[PROC_ENGINE] = { "the engine", child_handlers,
@@ -210,6 +219,8 @@ main(int argc, char *argv[])
 		children[p].alive = 1;
 	}
 	parent_send_config(conf);
+	evtimer_set(&ev_ping, parent_ping, NULL);
+	parent_ping(-1, 0, NULL);
 
 	event_dispatch();
 	fatalx("event loop ended");
@@ -407,6 +418,63 @@ parent_child_ack(struct imsg *imsg, const void *data, void *arg)
 	(void)data;
 	log_debug("%s uses the new configuration",
 	    gw_procnames[c - children]);
+}
+
+/*
+ * Every few seconds each child is asked whether it still runs.  One
+ * that does not answer (stopped, or stuck) is logged once, and again
+ * when it answers: its pipe closing is what ends the daemon.
+ */
+static void
+parent_ping(int fd, short event, void *arg)
+{
+	struct timeval	 tv = { PARENT_PING_INTERVAL, 0 };
+	struct gw_ping	 ping;
+	struct child	*c;
+	enum gw_proc	 p;
+	time_t		 now = monotime();
+
+	(void)fd;
+	(void)event;
+	(void)arg;
+	for (p = PROC_ENGINE; p < PROC_MAX; p++) {
+		c = &children[p];
+		if (!c->alive || shutting_down)
+			continue;
+		if (c->ping_sent != c->ping_answered) {
+			if (!c->silent && now - c->ping_time >=
+			    PARENT_PING_TIMEOUT) {
+				log_warnx("%s (pid %d) has not answered for "
+				    "%lld seconds", gw_procnames[p], (int)c->pid,
+				    (long long)(now - c->ping_time));
+				c->silent = 1;
+			}
+			continue;
+		}
+		ping.seq = ++c->ping_sent;
+		c->ping_time = now;
+		if (imsgev_compose(&c->iev, IMSG_PING, 0, -1, &ping,
+		    sizeof(ping)) == -1)
+			fatal("imsgev_compose");
+	}
+	evtimer_add(&ev_ping, &tv);
+}
+
+static void
+parent_child_pong(struct imsg *imsg, const void *data, void *arg)
+{
+	const struct gw_ping	*pong = data;
+	struct child		*c = arg;
+
+	(void)imsg;
+	if (pong->seq != c->ping_sent)
+		return;
+	c->ping_answered = pong->seq;
+	if (c->silent) {
+		log_warnx("%s (pid %d) answers again",
+		    gw_procnames[c - children], (int)c->pid);
+		c->silent = 0;
+	}
 }
 
 static void

@@ -73,6 +73,8 @@ for s in socks:
 # $SCRATCH/log, and waits until the engine listens.
 start_daemon() {
 	_conf=$1; shift
+	# Not the log of a daemon before: its lines would answer the wait.
+	rm -f "$SCRATCH/log"
 	"$GATEWAYD" -dv -f "$_conf" "$@" > "$SCRATCH/log" 2>&1 &
 	DAEMON_PID=$!
 	wait_for 10 grep -qs "engine: listening on" "$SCRATCH/log"
