@@ -105,6 +105,7 @@ static void		 parse_secrets(void);
 static void		 secret_check_strength(const char *, int, const char *,
 			    const char *);
 static void		 end_component(void);
+static void		 badcomp_clear(void);
 static int		 resolve_path(const char *, const char *, char *, size_t);
 
 typedef struct {
@@ -903,6 +904,9 @@ parse_config(const char *filename, int flags)
 	yyparse();
 	errors += file->errors;
 	popfile();
+	/* A bad block that never ended leaves nothing behind. */
+	badcomp_clear();
+	curcomp = NULL;
 
 	TAILQ_FOREACH_SAFE(sym, &symhead, entry, next) {
 		if (sym->persist)
@@ -1101,8 +1105,8 @@ add_component(const char *name)
 	if (check_name(name, c->conf.name) == -1) {
 		free(c->file);
 		free(c);
-		memset(&badcomp, 0, sizeof(badcomp));
-		TAILQ_INIT(&badcomp.aliases);
+		/* A block that never ended may have left its options. */
+		badcomp_clear();
 		curcomp = &badcomp;
 		return;
 	}
@@ -1113,16 +1117,25 @@ add_component(const char *name)
 	curcomp = c;
 }
 
+/* The options of a bad block are thrown away, whenever it ends. */
 static void
-end_component(void)
+badcomp_clear(void)
 {
 	struct gw_alias	*a;
 
+	while ((a = TAILQ_FIRST(&badcomp.aliases)) != NULL) {
+		TAILQ_REMOVE(&badcomp.aliases, a, entry);
+		free(a);
+	}
+	memset(&badcomp, 0, sizeof(badcomp));
+	TAILQ_INIT(&badcomp.aliases);
+}
+
+static void
+end_component(void)
+{
 	if (curcomp == &badcomp)
-		while ((a = TAILQ_FIRST(&badcomp.aliases)) != NULL) {
-			TAILQ_REMOVE(&badcomp.aliases, a, entry);
-			free(a);
-		}
+		badcomp_clear();
 	curcomp = NULL;
 }
 
