@@ -900,13 +900,21 @@ parse_config(const char *filename, int flags)
 		return (NULL);
 	}
 	topfile = file;
+	/* Nothing of a parse before (a reload's) stays with this one. */
+	expanding = 0;
+	lex_error = 0;
 
 	yyparse();
+	/* Ended inside an included file (a NUL): those close too. */
+	while (file != topfile)
+		popfile();
 	errors += file->errors;
 	popfile();
 	/* A bad block that never ended leaves nothing behind. */
 	badcomp_clear();
 	curcomp = NULL;
+	expanding = 0;
+	lex_error = 0;
 
 	TAILQ_FOREACH_SAFE(sym, &symhead, entry, next) {
 		if (sym->persist)
