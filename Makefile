@@ -40,8 +40,8 @@ endif
 # Debian packages: to build, and what the tests use as real peers.
 BUILD_DEBS =	gcc make pkg-config byacc libbsd-dev libevent-dev \
 		libexpat1-dev libssl-dev
-TEST_DEBS =	clang python3 python3-slixmpp python3-twisted procps \
-		psmisc valgrind
+TEST_DEBS =	clang libclang-rt-dev python3 python3-slixmpp \
+		python3-twisted procps psmisc valgrind
 
 OBJ =		obj
 COMMON_SRCS =	common/log.c common/logsum.c common/proc.c common/addr.c \
@@ -64,7 +64,7 @@ REGRESS_PROGS =	$(OBJ)/regress/imsg_test $(OBJ)/regress/sandbox_test \
 
 PROG =		$(OBJ)/bin/gatewayd
 
-.PHONY: all install clean run check bench deps deps-test regress \
+.PHONY: all install clean run check bench fuzz deps deps-test regress \
 	regress-progs sanitize
 
 # The tests run twice: with the normal build and with this one.
@@ -181,6 +181,7 @@ run: deps
 check: deps-test
 	@$(MAKE) --no-print-directory regress-progs
 	@$(MAKE) --no-print-directory sanitize
+	@$(MAKE) --no-print-directory fuzz-progs
 	@sh regress/run.sh $(OBJ) $(OBJ)/asan
 
 regress-progs: $(PROG) $(REGRESS_PROGS)
@@ -195,3 +196,12 @@ regress: regress-progs
 bench: deps
 	@$(MAKE) --no-print-directory regress-progs
 	@OBJ=$(OBJ) sh regress/bench/bench
+
+# Each fuzz target for FUZZ_TIME seconds; make check runs a short version.
+FUZZ_TIME ?=	60
+
+fuzz: deps-test
+	@$(MAKE) --no-print-directory fuzz-progs
+	@sh regress/fuzz/run.sh $(OBJ) $(FUZZ_TIME) time
+
+include regress/fuzz/fuzz.mk

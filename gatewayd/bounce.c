@@ -37,6 +37,8 @@ struct bounce_info {
 	XML_Parser	 parser;
 	int		 depth;
 	char		 name[16];
+	char		*qname;		/* as written: "iq", "c:iq" */
+	int		 own_default;	/* it declares a default namespace */
 	char		*from, *to, *id, *type, *lang;
 	char		*decls;		/* the stanza's own, as written back */
 	size_t		 decls_len;
@@ -102,6 +104,8 @@ bounce_nsdecl(void *arg, const XML_Char *prefix, const XML_Char *uri)
 
 	if (bi->depth != 1)
 		return;
+	if (prefix == NULL)
+		bi->own_default = 1;
 	str_append(&bi->decls, &bi->decls_len, prefix != NULL ? " xmlns:" :
 	    " xmlns");
 	if (prefix != NULL)
@@ -190,6 +194,7 @@ bounce_info_free(struct bounce_info *bi)
 	free(bi->type);
 	free(bi->lang);
 	free(bi->decls);
+	free(bi->qname);
 }
 
 /*
@@ -230,6 +235,22 @@ bounce_read(struct bounce_info *bi, const char *raw, size_t len,
 	return (ok ? 0 : -1);
 }
 
+/* The element's name as the stanza writes it, prefix and all. */
+static char *
+bounce_qname(const char *raw, size_t len)
+{
+	size_t	i;
+	char	*q;
+
+	for (i = 1; i < len && raw[i] != ' ' && raw[i] != '\t' &&
+	    raw[i] != '\r' && raw[i] != '\n' && raw[i] != '/' &&
+	    raw[i] != '>'; i++)
+		;
+	if ((q = strndup(raw + 1, i - 1)) == NULL)
+		fatal("%s", __func__);
+	return (q);
+}
+
 /*
  * Never for an error, an iq result or unavailable presence, so that no
  * sequence of stanzas can make two components and gatewayd loop.
@@ -255,7 +276,7 @@ bounce_head(char **out, size_t *outlen, const struct bounce_info *bi,
     const char *decls)
 {
 	str_append(out, outlen, "<");
-	str_append(out, outlen, bi->name);
+	str_append(out, outlen, bi->qname);
 	str_append(out, outlen, " from='");
 	xml_escape_append(out, outlen, bi->to);
 	str_append(out, outlen, "' to='");
@@ -295,7 +316,8 @@ bounce_build(struct bounce *b, const char *raw, size_t len,
 
 	memset(b, 0, sizeof(*b));
 	memset(&bi, 0, sizeof(bi));
-	if (bounce_read(&bi, raw, len, decls, &head) == -1)
+	if (bounce_read(&bi, raw, len, decls, &head) == -1 ||
+	    (bi.qname = bounce_qname(raw, len)) == NULL)
 		goto done;
 	ret = 0;
 	if (!bounce_allowed(&bi))
@@ -309,7 +331,9 @@ bounce_build(struct bounce *b, const char *raw, size_t len,
 	    bi.inner_end - bi.inner_start);
 	b->outlen = outlen + (bi.inner_end - bi.inner_start);
 	b->out[b->outlen] = '\0';
-	str_append(&b->out, &b->outlen, "<error type='");
+	/* Its own default namespace is not ours: the error says whose. */
+	str_append(&b->out, &b->outlen, bi.own_default ?
+	    "<error xmlns='" NS_COMPONENT "' type='" : "<error type='");
 	str_append(&b->out, &b->outlen, etype);
 	str_append(&b->out, &b->outlen, "' by='");
 	str_append(&b->out, &b->outlen, by);
@@ -317,7 +341,7 @@ bounce_build(struct bounce *b, const char *raw, size_t len,
 	str_append(&b->out, &b->outlen, condition);
 	str_append(&b->out, &b->outlen, " xmlns='" NS_STANZAS
 	    "'/></error></");
-	str_append(&b->out, &b->outlen, bi.name);
+	str_append(&b->out, &b->outlen, bi.qname);
 	str_append(&b->out, &b->outlen, ">");
 	strlcpy(b->name, bi.name, sizeof(b->name));
 	ret = 1;

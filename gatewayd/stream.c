@@ -319,6 +319,26 @@ stream_resume(struct stream *st)
 }
 
 /*
+ * Expat takes UTF-16 when the first bytes say so, whatever encoding it
+ * was given, and a stanza of such a stream would be forwarded as UTF-16
+ * into the receiver's UTF-8 stream.  XMPP is UTF-8 only: a NUL in the
+ * first two bytes or a UTF-16 byte order mark is refused.  Returns 0 to
+ * go on, 1 while the two bytes are not all there, -1 when refused.
+ */
+static int
+stream_utf16(struct stream *st, const char *data, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)data;
+
+	if ((len >= 1 && p[0] == 0x00) || (len >= 2 && (p[1] == 0x00 ||
+	    (p[0] == 0xfe && p[1] == 0xff) || (p[0] == 0xff && p[1] == 0xfe)))) {
+		stream_error(st, "unsupported-encoding", "UTF-16");
+		return (-1);
+	}
+	return (len < 2);
+}
+
+/*
  * The caller's bytes, data[0] being the stream's byte at offset base:
  * parses what it has not yet, unless it waits.  Returns the offset from
  * which the caller must keep the bytes and hand them again.
@@ -336,7 +356,9 @@ stream_input(struct stream *st, const char *data, uint64_t base, size_t len)
 	st->view = data;
 	st->view_base = base;
 	st->view_len = len;
-	if (st->wait == WAIT_NONE) {
+	/* The first two bytes tell the encoding: none is fed before. */
+	if (st->wait == WAIT_NONE &&
+	    (st->fed > 0 || stream_utf16(st, data, len) == 0)) {
 		if (st->suspended)
 			stream_resume(st);
 		stream_feed(st);

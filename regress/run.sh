@@ -28,9 +28,12 @@ for OBJ in "$@"; do
 		case "$t" in regress/fuzz/*) continue ;; esac
 		tests="$tests $t"
 	done
+	# The fuzz targets (built once, with their own sanitizers), short.
+	[ -n "$tag" ] || tests="$tests regress/fuzz/run.sh"
 	for t in $tests; do
 		echo "== $tag$t"
 		case "$t" in
+		regress/fuzz/run.sh) sh "$t" "$OBJ" 50000 runs > "$out" 2>&1 ;;
 		*.sh) sh "$t" > "$out" 2>&1 ;;
 		*) "$t" > "$out" 2>&1 ;;
 		esac

@@ -123,6 +123,15 @@ def t_bounce_stream_prefix(d):
     a.close()
 
 
+# A UTF-16 stream (found by stream_fuzz): expat would take it, and its
+# stanzas would go as UTF-16 into the receivers' UTF-8 streams.
+
+def t_utf16(d, bom):
+    c = d.connect()
+    c.send((bom + gw.stream_header('a.example.org')).encode('utf-16-le'))
+    gw.expect_stream_error(c, 'unsupported-encoding', False)
+
+
 # 12. Namespace declarations count as attributes; the header's are bound.
 
 def t_nsdecl_counted(d):
@@ -321,6 +330,9 @@ def main():
            'policy-violation', t_limit_exact, d)
     gw.run(P + 'an undeliverable stanza using the stream: prefix is '
            'bounced', t_bounce_stream_prefix, d)
+    gw.run(P + 'a UTF-16 stream -> unsupported-encoding', t_utf16, d, '')
+    gw.run(P + 'a UTF-16 stream with a byte order mark -> '
+           'unsupported-encoding', t_utf16, d, '\ufeff')
     gw.run(P + 'namespace declarations count as attributes',
            t_nsdecl_counted, d)
     gw.run(P + 'a header with more declarations than attributes allowed '

@@ -408,6 +408,15 @@ conn_peername(const struct conn *c)
 	return ("192.0.2.9:4711");
 }
 
+/* Does the bounce's start tag declare a default namespace? */
+static int
+bounce_own_default(const char *p, size_t len)
+{
+	const char	*end = memchr(p, '>', len);
+
+	return (end != NULL && memmem(p, end - p, " xmlns='", 8) != NULL);
+}
+
 static void
 check_bounce(struct session *s, const char *p, size_t len)
 {
@@ -425,11 +434,16 @@ check_bounce(struct session *s, const char *p, size_t len)
 		breach("a bounce (%s) to connection %llu (bound %d), not one "
 		    "element for a receiver: %.*s", cond ? cond : "delivered",
 		    id_of(s), s->r.r_comp != NULL, (int)len, p);
-	/* It ends with the error, our name in by. */
+	/*
+	 * It ends with the error, our name in by, and its closing tag as
+	 * its start tag names it; when the stanza declares a default
+	 * namespace of its own, the error says it is the component's.
+	 */
 	if (stanza_kind(x.name) != 0)
-		n = snprintf(tail, sizeof(tail), "<error type='%s' by='" GW
-		    "'><%s xmlns='" NS_STANZAS "'/></error></%s>", etype, cond,
-		    strrchr(x.name, NS_SEP) + 1);
+		n = snprintf(tail, sizeof(tail), "<error%s type='%s' by='" GW
+		    "'><%s xmlns='" NS_STANZAS "'/></error></%.*s>",
+		    bounce_own_default(p, len) ? " xmlns='" NS_COMPONENT "'" : "",
+		    etype, cond, (int)strcspn(p + 1, " \t\r\n/>"), p + 1);
 	if (n == 0 || !same(x.type, "error") || (size_t)n > len ||
 	    memcmp(p + len - n, tail, n) != 0)
 		breach("a bounce not an error stanza (%s type %s) with %s, "

@@ -15,8 +15,8 @@
  */
 
 /*
- * libFuzzer target: the stream layer (gatewayd/stream.c) alone.  The
- * input is 4 bytes of seed for a small PRNG and then the peer's bytes.
+ * libFuzzer target: the stream layer (gatewayd/stream*.c, splice.c)
+ * alone.  The input is 4 bytes of PRNG seed, then the peer's bytes.
  * The PRNG splits those bytes into reads, picks the verdicts (DONE,
  * HOLD then stream_go, DONE_PAUSE), when a pause is lifted, when the
  * stream rests and, in some runs, what the engine does to a stream from
