@@ -32,13 +32,7 @@
  * result, config_print's text of it, every line logged): what one
  * parse leaves behind must not change the next, as on a reload.
  *
- * FUZZ_VERBOSE=1 keeps the log on stderr.  FUZZ_SKIP_KNOWN=1 parses
- * reset.conf ("\002}\n") before each parse: it clears what the lexer is
- * known to leave behind (corpus/config/crash-*: lex_error after an error
- * found while recovering from another, expanding after a raw 0x01); and
- * it skips inputs with a NUL byte and an include (a NUL ends the parse
- * inside an included file, which then stays open): to fuzz past those
- * findings until they are fixed.
+ * FUZZ_VERBOSE=1 keeps the log on stderr.
  */
 
 #include <sys/types.h>
@@ -86,9 +80,9 @@ static void	breach(const char *, ...)
 		    __attribute__((__format__ (printf, 1, 2)))
 		    __attribute__((__noreturn__));
 
-static char		 dir[64], path[128], reset[128];
+static char		 dir[64], path[128];
 static FILE		*errfp;
-static int		 verbose, skip_known;
+static int		 verbose;
 static struct outcome	*logto;
 
 static void
@@ -189,7 +183,6 @@ cleanup(void)
 	unlink(p);
 	snprintf(p, sizeof(p), "%s/open.secrets", dir);
 	unlink(p);
-	unlink(reset);
 	rmdir(dir);
 }
 
@@ -228,7 +221,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	errfp = stderr;
 	verbose = getenv("FUZZ_VERBOSE") != NULL;
-	skip_known = getenv("FUZZ_SKIP_KNOWN") != NULL;
 	log_init(1, LOG_DAEMON);
 	log_setverbose(1);
 #ifdef __GLIBC__
@@ -251,8 +243,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	put_file(p, INC_TEXT, sizeof(INC_TEXT) - 1, 0644);
 	snprintf(p, sizeof(p), "%s/open.secrets", dir);
 	put_file(p, SECRETS_TEXT, sizeof(SECRETS_TEXT) - 1, 0644);
-	snprintf(reset, sizeof(reset), "%s/reset.conf", dir);
-	put_file(reset, "\002}\n", 3, 0644);
 	put_file(SECRETS, SECRETS_TEXT, sizeof(SECRETS_TEXT) - 1, 0600);
 	return (0);
 }
@@ -276,8 +266,6 @@ parse_once(struct outcome *o)
 	FILE			*fp;
 	int			 fd = lowest_fd();
 
-	if (skip_known)
-		config_free(parse_config(reset, 0));
 	memset(o, 0, sizeof(*o));
 	logto = o;
 	conf = parse_config(path, 0);
@@ -301,9 +289,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct outcome	one, two;
 	int			fd;
 
-	if (skip_known && memchr(data, '\0', size) != NULL &&
-	    memmem(data, size, "include", 7) != NULL)
-		return (0);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) == -1 ||
 	    write(fd, data, size) != (ssize_t)size || close(fd) == -1)
 		abort();

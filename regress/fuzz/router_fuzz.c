@@ -32,10 +32,6 @@
  * of the component namespace for a receiver, to the sender, addresses
  * swapped, id kept, with the condition expected; the verdict or the
  * counters are not what happened; two streams hold one name.
- *
- * FUZZ_SKIP_KNOWN=1 skips stanzas that declare a default namespace of
- * their own, not the component's (<c:iq xmlns='urn:x' ...>): their
- * bounces are not stanzas (corpus/router/crash-*), a known finding.
  */
 
 #include <sys/types.h>
@@ -95,7 +91,7 @@ struct xread {
 	uint64_t	 end;
 	char		 name[64];
 	char		*from, *to, *id, *type;
-	int		 lang, other_ns;	/* xmlns='not ours' on it */
+	int		 lang;
 	char		 prefixes[256];	/* " p q " declared on it */
 	XML_Parser	 p;
 };
@@ -175,7 +171,6 @@ static struct ctx	*ctx;
 static uint64_t		 nbounces, ncond[3];
 static struct router_stats before;
 static FILE		*errfp;
-static int		 skip_known;
 
 static void
 breach(const char *fmt, ...)
@@ -234,9 +229,7 @@ x_nsdecl(void *arg, const XML_Char *prefix, const XML_Char *uri)
 	struct xread	*x = arg;
 	size_t		 n = strlen(x->prefixes);
 
-	if (x->depth == 1 && prefix == NULL &&
-	    (uri == NULL || strcmp(uri, NS_COMPONENT) != 0))
-		x->other_ns = 1;
+	(void)uri;
 	if (x->depth == 1 && prefix != NULL)
 		snprintf(x->prefixes + n, sizeof(x->prefixes) - n, "%s%s ",
 		    n == 0 ? " " : "", prefix);
@@ -821,7 +814,7 @@ held_new(struct session *s, char *raw)
 
 	snprintf(ctxhdr, sizeof(ctxhdr), "%s%s>", SEND_HDR, s->hdr);
 	if (raw[0] != '<' || xread(&x, ctxhdr, raw, strlen(raw)) == -1 ||
-	    stanza_kind(x.name) == 0 || (skip_known && x.other_ns)) {
+	    stanza_kind(x.name) == 0) {
 		if (raw[0] == '<')
 			xread_free(&x);
 		free(raw);
@@ -1090,7 +1083,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	errfp = stderr;
-	skip_known = getenv("FUZZ_SKIP_KNOWN") != NULL;
 	log_init(1, LOG_DAEMON);
 	log_setverbose(0);
 #ifdef __GLIBC__

@@ -12,10 +12,8 @@
 # "not ok - fuzz NAME: why", with the input that failed saved under /tmp
 # (and libFuzzer's output beside it, .log); "skip - fuzz: why" without
 # clang or its fuzzer runtime.  Exits 1 on any failure.  The caller's
-# ASAN_OPTIONS, UBSAN_OPTIONS and LSAN_OPTIONS come first.  With
-# FUZZ_SKIP_KNOWN=1 the targets skip the inputs of known findings (see
-# their comments) and known.supp silences known leaks: to look past
-# them in a long run; make check should run without it.
+# ASAN_OPTIONS and UBSAN_OPTIONS come first.  corpus/NAME/crash-* are
+# what the targets found, kept as seeds once fixed.
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 NAMES="stream router config"
 # A cap on each target in runs mode: together well under a minute.
@@ -99,10 +97,6 @@ leaks_ok() {
 }
 
 ASAN_BASE=${ASAN_OPTIONS:+$ASAN_OPTIONS:}symbolize=1
-if [ -n "$FUZZ_SKIP_KNOWN" ]; then
-	supp=$TOP/regress/fuzz/known.supp
-	export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$supp"
-fi
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1"
 export FUZZ_TMPDIR="$SCRATCH"
 

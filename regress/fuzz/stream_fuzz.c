@@ -47,10 +47,6 @@
  *    next markup), so only that there was one must be the same.
  *
  * FUZZ_VERBOSE=1 in the environment keeps the stream's log on stderr.
- * FUZZ_SKIP_KNOWN=1 skips the inputs that start as expat takes UTF-16
- * (a NUL in the first two bytes, or a UTF-16 byte order mark), which
- * the stream layer does not refuse: to fuzz past that known finding
- * (corpus/stream/crash-utf16-*) until it is fixed.
  */
 
 #include <sys/types.h>
@@ -138,7 +134,7 @@ static const struct stream_limits limits = {
 	4096, MAX_STANZA, MAX_DEPTH, MAX_ATTRS
 };
 static FILE	*errfp;
-static int	 verbose, skip_known;
+static int	 verbose;
 
 static void
 buf_add(struct buf *b, const void *p, size_t len)
@@ -820,7 +816,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	errfp = stderr;
 	verbose = getenv("FUZZ_VERBOSE") != NULL;
-	skip_known = getenv("FUZZ_SKIP_KNOWN") != NULL;
 	log_init(1, LOG_DAEMON);
 	log_setverbose(0);
 #ifdef __GLIBC__
@@ -848,9 +843,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	end = seed & 3;
 	data += 4;
 	size -= 4;
-	if (skip_known && size >= 1 && (data[0] == 0x00 || data[0] == 0xfe ||
-	    data[0] == 0xff || (size >= 2 && data[1] == 0x00)))
-		return (0);
 
 	run_init(&mixed, seed, 0);
 	run_one(&mixed, (const char *)data, size, end);
