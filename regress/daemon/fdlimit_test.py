@@ -57,6 +57,9 @@ def test_full(d, state):
                    '(%d accepted, %d refused): %s' % (
                        len(undecided), len(accepted), len(refused),
                        undecided[0].describe()))
+    # Those shed after their header came get their error a little later.
+    for c in accepted:
+        c.read_until(lambda: c.stream.stream_errors() or c.eof, 0.05)
     shed = [c for c in accepted if c.stream.stream_errors()]
     for c in shed + refused:
         p = gw.stream_error_problems(c, 'resource-constraint', None)
