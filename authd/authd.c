@@ -544,9 +544,11 @@ authd_new_stream(struct imsg *imsg, const void *data, void *arg)
 	 * The engine holds no more unauthenticated connections than the
 	 * configuration allows, each with at most one id out.  Beyond that
 	 * (or without memory) the answer is no id: that connection gets
-	 * resource-constraint, nothing else changes.
+	 * resource-constraint, nothing else changes.  (The engine may ask
+	 * before authd has read its first configuration: no limit then.)
 	 */
-	if (nstreams >= running->global.max_unauth ||
+	if ((running->global.max_unauth > 0 &&
+	    nstreams >= running->global.max_unauth) ||
 	    (st = calloc(1, sizeof(*st))) == NULL) {
 		log_warnx("no stream id for connection %llu: %zu ids out",
 		    (unsigned long long)req->conn_id, nstreams);
