@@ -80,6 +80,22 @@ start_daemon() {
 	wait_for 10 grep -qs "engine: listening on" "$SCRATCH/log"
 }
 
+# daemon_up NAME: a scratch directory, one component with a secret, the
+# daemon running on $PORT; "not ok - NAME: daemon starts" and the end
+# of the test if it does not start.
+daemon_up() {
+	make_scratch
+	is_root && ensure_user
+	PORT=$(free_ports 1)
+	write_config "$PORT"
+	write_secrets "$SCRATCH/secrets" \
+	    "a.example.org a-secret-of-sufficient-length"
+	if ! start_daemon "$SCRATCH/gw.conf"; then
+		notok "$1: daemon starts: $(cat "$SCRATCH/log")"
+		finish
+	fi
+}
+
 # The pid of the daemon's child with the given title (engine, authd).
 child_pid() {
 	for _p in $(pgrep -P "$DAEMON_PID"); do

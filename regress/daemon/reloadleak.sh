@@ -10,15 +10,7 @@ case "${OBJ:-obj}" in
 	skip "reload leak: parent RSS under ASan: the normal build checks it"
 	exit 0 ;;
 esac
-make_scratch
-is_root && ensure_user
-port=$(free_ports 1)
-write_config "$port"
-write_secrets "$SCRATCH/secrets" "a.example.org a-secret-of-sufficient-length"
-if ! start_daemon "$SCRATCH/gw.conf"; then
-	notok "reload leak: daemon starts: $(cat "$SCRATCH/log")"
-	finish
-fi
+daemon_up "reload leak"
 rss() { awk '$1 == "VmRSS:" { print $2 }' /proc/$DAEMON_PID/status; }
 
 {

@@ -4,15 +4,7 @@
 # on; the daemon keeps running meanwhile.
 . "$(dirname "$0")/../lib.sh"
 
-make_scratch
-is_root && ensure_user
-port=$(free_ports 1)
-write_config "$port"
-write_secrets "$SCRATCH/secrets" "a.example.org a-secret-of-sufficient-length"
-if ! start_daemon "$SCRATCH/gw.conf"; then
-	notok "stopped child: daemon starts: $(cat "$SCRATCH/log")"
-	finish
-fi
+daemon_up "stopped child"
 for role in engine authd; do
 	pid=$(child_pid $role)
 	kill -STOP "$pid"
@@ -23,7 +15,7 @@ for role in engine authd; do
 	    wait_for 6 log_has "$role (pid $pid) answers again"
 	check "stopped $role: the daemon runs on" kill -0 "$DAEMON_PID"
 done
-check "stopped child: the engine accepts connections" tcp_connect "$port"
+check "stopped child: the engine accepts connections" tcp_connect "$PORT"
 kill -TERM "$DAEMON_PID"
 wait_exit 20
 check "stopped child: SIGTERM exits 0" test "${EXIT_STATUS:-x}" = 0
