@@ -575,11 +575,16 @@ session_quiet(void *arg)
 	session_continue(s);
 }
 
+/* The peer closed: what it sent is parsed first, held back or not. */
 static void
 session_eof(void *arg)
 {
 	struct session	*s = arg;
 
+	if (stream_deferred(s->s_stream)) {
+		stream_flush(s->s_stream);
+		conn_replay(s->s_conn);
+	}
 	stream_peer_closed(s->s_stream);
 }
 
