@@ -48,7 +48,7 @@ COMMON_SRCS =	common/log.c common/logsum.c common/proc.c common/addr.c \
 		common/util.c \
 		$(SYS_SRCS)
 # The engine's layers, bottom up; regress/build/layers.sh checks them.
-ENGINE_SRCS =	gatewayd/outq.c gatewayd/conn.c gatewayd/listener.c \
+ENGINE_SRCS =	gatewayd/outq.c gatewayd/inbuf.c gatewayd/conn.c gatewayd/listener.c \
 		gatewayd/splice.c \
 		gatewayd/stream_text.c gatewayd/stream.c gatewayd/stream_xml.c \
 		gatewayd/bounce.c \
@@ -141,11 +141,11 @@ $(OBJ)/regress/router_unit: regress/router/router_unit.c gatewayd/router.c \
 	    $(UNIT_COMMON) $(LDLIBS)
 
 $(OBJ)/regress/conn_unit: regress/conn/conn_unit.c gatewayd/conn.c \
-    gatewayd/outq.c $(UNIT_COMMON) $(HEADERS)
+    gatewayd/outq.c gatewayd/inbuf.c $(UNIT_COMMON) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
 	    regress/conn/conn_unit.c gatewayd/conn.c gatewayd/outq.c \
-	    $(UNIT_COMMON) $(LDLIBS)
+	    gatewayd/inbuf.c $(UNIT_COMMON) $(LDLIBS)
 
 $(OBJ)/regress/loadgen: regress/bench/loadgen.c authd/digest.c \
     common/util.c common/log.c $(HEADERS)

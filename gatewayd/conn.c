@@ -41,6 +41,7 @@
 #include "addr.h"
 #include "compat.h"
 #include "conn.h"
+#include "inbuf.h"
 #include "log.h"
 #include "logsum.h"
 #include "outq.h"
@@ -56,13 +57,6 @@ struct addr_count {
 	uint8_t			 addr[16];
 	uint32_t		 count;
 	struct conn_list	 conns;
-};
-
-/* The bytes kept, stream offset in_base onwards. */
-struct inbuf {
-	char			*buf;
-	uint64_t		 base;
-	size_t			 len, cap;
 };
 
 struct conn {
@@ -554,60 +548,9 @@ static void
 conn_keep(struct conn *c, const char *view, uint64_t base, size_t len,
     uint64_t keep)
 {
-	struct inbuf	*in = &c->c_in;
-	uint64_t	 end = base + len;
-	size_t		 need;
-	char		*p;
-
-	if (keep > end)
-		keep = end;
-	if (keep < base)
+	if (inbuf_keep(&c->c_in, view, base, len, keep) == -1)
 		fatalx("%s: connection %llu lost input", __func__,
 		    (unsigned long long)c->c_id);
-	need = end - keep;
-	if (view == in->buf) {
-		if (keep > base && need > 0)
-			memmove(in->buf, in->buf + (keep - base), need);
-	} else if (need > 0) {
-		if (need > in->cap) {
-			if ((p = realloc(in->buf, need)) == NULL)
-				fatal("%s", __func__);
-			in->buf = p;
-			in->cap = need;
-		}
-		memcpy(in->buf, view + (keep - base), need);
-	}
-	in->len = need;
-	in->base = keep;
-	if (in->len == 0) {
-		/* An idle connection holds no input buffer. */
-		free(in->buf);
-		in->buf = NULL;
-		in->cap = 0;
-	}
-}
-
-/*
- * Room for want more bytes behind those kept.  It grows by half at
- * least, so that input kept a byte at a time is not copied each time.
- */
-static char *
-conn_in_reserve(struct conn *c, size_t want)
-{
-	struct inbuf	*in = &c->c_in;
-	size_t		 cap;
-	char		*p;
-
-	if (in->cap - in->len < want) {
-		cap = in->len + want;
-		if (cap < in->cap + in->cap / 2)
-			cap = in->cap + in->cap / 2;
-		if ((p = realloc(in->buf, cap)) == NULL)
-			fatal("%s", __func__);
-		in->buf = p;
-		in->cap = cap;
-	}
-	return (in->buf + in->len);
 }
 
 /* The peer closed: the layer above answers, what is queued goes out. */
@@ -634,7 +577,7 @@ conn_input(struct conn *c, char *buf, size_t n)
 		len = n;
 		shared_busy = 1;
 	} else {
-		c->c_in.len += n;
+		inbuf_grew(&c->c_in, n);
 		view = c->c_in.buf;
 		base = c->c_in.base;
 		len = c->c_in.len;
@@ -663,7 +606,7 @@ conn_read_once(struct conn *c)
 	if (c->c_unauth != NULL && done <= limits.max_preauth &&
 	    limits.max_preauth - done + 1 < want)
 		want = limits.max_preauth - done + 1;
-	buf = c->c_in.len > 0 ? conn_in_reserve(c, want) : shared;
+	buf = c->c_in.len > 0 ? inbuf_reserve(&c->c_in, want) : shared;
 	if ((n = read(c->c_fd, buf, want)) == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return (0);
@@ -990,7 +933,7 @@ conn_reap(void)
 		TAILQ_REMOVE(&dead, c, c_dead_entry);
 		nconns--;
 		events->freed(c->c_arg);
-		free(c->c_in.buf);
+		inbuf_free(&c->c_in);
 		outq_free(&c->c_out);
 		free(c);
 		freed++;

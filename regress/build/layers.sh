@@ -12,8 +12,8 @@ if ! command -v nm >/dev/null 2>&1; then
 	skip "layers: nm not installed"
 	finish
 fi
-for f in outq conn listener splice stream_text stream stream_xml bounce \
-    router engine; do
+for f in outq inbuf conn listener splice stream_text stream stream_xml \
+    bounce router engine; do
 	if [ ! -f "$O/gatewayd/$f.o" ]; then
 		notok "layers: $O/gatewayd/$f.o missing"
 		finish
@@ -34,8 +34,8 @@ def defined(path):
                          capture_output=True, text=True, check=True).stdout
     return {l.split()[-1] for l in out.splitlines() if l.strip()}
 
-engine = ['outq', 'conn', 'listener', 'splice', 'stream_text', 'stream',
-          'bounce', 'router', 'engine']
+engine = ['outq', 'inbuf', 'conn', 'listener', 'splice', 'stream_text',
+          'stream', 'bounce', 'router', 'engine']
 # A module is one object, or a few that share a private header.
 parts = {m: [m] for m in engine}
 parts['stream'] = ['stream', 'stream_xml']
@@ -60,7 +60,8 @@ def result(name, problem):
 
 # Each layer may use only what lies below it.
 allowed = {
-    'outq': set(), 'conn': {'outq'}, 'listener': {'conn'}, 'splice': set(),
+    'outq': set(), 'inbuf': set(), 'conn': {'outq', 'inbuf'},
+    'listener': {'conn'}, 'splice': set(),
     'stream_text': set(), 'stream': {'splice', 'stream_text'},
     'bounce': set(), 'router': {'conn', 'bounce'},
     'engine': {'conn', 'listener', 'stream', 'stream_text', 'router'},

@@ -13,9 +13,10 @@
 # (and libFuzzer's output beside it, .log); "skip - fuzz: why" without
 # clang or its fuzzer runtime.  Exits 1 on any failure.  The caller's
 # ASAN_OPTIONS and UBSAN_OPTIONS come first.  corpus/NAME/crash-* are
-# what the targets found, kept as seeds once fixed.
+# what the targets found, kept as seeds once fixed.  FUZZ_NAMES chooses
+# some of the targets (to run long ones side by side, one per core).
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-NAMES="stream router config"
+NAMES=${FUZZ_NAMES:-"stream router config"}
 # A cap on each target in runs mode: together well under a minute.
 RUNS_CAP=18
 
