@@ -25,7 +25,8 @@ CPPFLAGS +=	-Icommon -Igatewayd -Iauthd \
 ifeq ($(OS),OpenBSD)
 CHROOTDIR ?=	/var/empty
 LDLIBS +=	-lutil -levent -lexpat -lcrypto
-SYS_SRCS =	common/sandbox_openbsd.c
+COMPAT_SRCS =	common/sandbox_openbsd.c
+SYS_SRCS =	$(COMPAT_SRCS)
 else
 CHROOTDIR ?=	/var/lib/gatewayd
 PKGS =		libbsd-overlay libevent expat libcrypto
@@ -34,7 +35,8 @@ LDLIBS +=	$(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # The system's <imsg.h> on OpenBSD; our port of it on Linux.
 CPPFLAGS +=	-Icommon/compat
 IMSG_SRCS =	common/compat/imsg.c common/compat/imsg-buffer.c
-SYS_SRCS =	common/sandbox_linux.c $(IMSG_SRCS)
+COMPAT_SRCS =	common/sandbox_linux.c
+SYS_SRCS =	$(COMPAT_SRCS) $(IMSG_SRCS)
 endif
 
 # Debian packages: to build, and what the tests use as real peers.
@@ -141,11 +143,12 @@ $(OBJ)/regress/router_unit: regress/router/router_unit.c gatewayd/router.c \
 	    $(UNIT_COMMON) $(LDLIBS)
 
 $(OBJ)/regress/conn_unit: regress/conn/conn_unit.c gatewayd/conn.c \
-    gatewayd/outq.c gatewayd/inbuf.c $(UNIT_COMMON) $(HEADERS)
+    gatewayd/outq.c gatewayd/inbuf.c $(COMPAT_SRCS) $(UNIT_COMMON) \
+    $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
 	    regress/conn/conn_unit.c gatewayd/conn.c gatewayd/outq.c \
-	    gatewayd/inbuf.c $(UNIT_COMMON) $(LDLIBS)
+	    gatewayd/inbuf.c $(COMPAT_SRCS) $(UNIT_COMMON) $(LDLIBS)
 
 $(OBJ)/regress/loadgen: regress/bench/loadgen.c authd/digest.c \
     common/util.c common/log.c $(HEADERS)

@@ -17,6 +17,8 @@
 #ifndef SANDBOX_H
 #define SANDBOX_H
 
+#include <stdint.h>
+
 /*
  * The system-specific half of a child's bring-up.  The caller has done
  * everything that needs files or privileges; after this the process can
@@ -30,6 +32,9 @@ void	sandbox_parent(void);
 
 /* Gives freed memory back to the system (glibc keeps it otherwise). */
 void	compat_release_memory(void);
+
+/* How much of what was written to a TCP socket its peer acknowledged. */
+int	compat_sock_acked(int, uint64_t *);
 
 /* Re-executing ourselves: Linux runs the very image the parent runs. */
 void	compat_init(int, char **);

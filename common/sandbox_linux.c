@@ -23,6 +23,9 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <linux/tcp.h>
+
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -100,6 +103,12 @@ static const int sc_soft[] = {
 	SYS_socket, SYS_connect
 };
 
+/*
+ * The engine may read one socket option: TCP_INFO, how much a peer has
+ * acknowledged (compat_sock_acked).
+ */
+static const int sc_engine_sockopt[] = { IPPROTO_TCP, TCP_INFO };
+
 /* Mapping memory is fine, executable memory is not. */
 static const int sc_noexec[] = { SYS_mmap, SYS_mprotect };
 
@@ -150,6 +159,25 @@ emit_noexec(struct filter *f, int nr)
 	emit(f, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SANDBOX_DENY));
 }
 
+/* getsockopt with level and option (arguments 1 and 2) as given, else denied. */
+static void
+emit_getsockopt(struct filter *f, const int opt[2])
+{
+	emit(f, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+	    SYS_getsockopt, 0, 6));
+	emit(f, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+	    ARG_LO(1)));
+	emit(f, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+	    (uint32_t)opt[0], 0, 2));
+	emit(f, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+	    ARG_LO(2)));
+	emit(f, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+	    (uint32_t)opt[1], 1, 0));
+	emit(f, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SANDBOX_DENY));
+	emit(f, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+	    SECCOMP_RET_ALLOW));
+}
+
 static void
 build_filter(struct filter *f, int role)
 {
@@ -172,10 +200,11 @@ build_filter(struct filter *f, int role)
 
 	emit_list(f, sc_common, sizeof(sc_common) / sizeof(sc_common[0]),
 	    SECCOMP_RET_ALLOW);
-	if (role == SANDBOX_ENGINE)
+	if (role == SANDBOX_ENGINE) {
 		emit_list(f, sc_engine, sizeof(sc_engine) / sizeof(sc_engine[0]),
 		    SECCOMP_RET_ALLOW);
-	else
+		emit_getsockopt(f, sc_engine_sockopt);
+	} else
 		emit_list(f, sc_authd, sizeof(sc_authd) / sizeof(sc_authd[0]),
 		    SECCOMP_RET_ALLOW);
 	emit_list(f, sc_soft, sizeof(sc_soft) / sizeof(sc_soft[0]),
@@ -266,6 +295,26 @@ void
 compat_release_memory(void)
 {
 	malloc_trim(0);
+}
+
+/*
+ * The bytes of ours that the peer of a TCP socket has acknowledged since
+ * it was accepted; -1 where the system does not say (not TCP).
+ */
+int
+compat_sock_acked(int fd, uint64_t *acked)
+{
+	struct tcp_info	ti;
+	socklen_t	len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+		return (-1);
+	if (len < offsetof(struct tcp_info, tcpi_bytes_acked) +
+	    sizeof(ti.tcpi_bytes_acked))
+		return (-1);
+	*acked = ti.tcpi_bytes_acked;
+	return (0);
 }
 
 void

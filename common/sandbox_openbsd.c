@@ -59,6 +59,18 @@ compat_release_memory(void)
 {
 }
 
+/*
+ * OpenBSD's TCP does not tell a process how much its peer acknowledged:
+ * unknown, so that a peer is never judged by it.
+ */
+int
+compat_sock_acked(int fd, uint64_t *acked)
+{
+	(void)fd;
+	(void)acked;
+	return (-1);
+}
+
 void
 compat_init(int argc, char **argv)
 {

@@ -45,6 +45,7 @@
 #include "log.h"
 #include "logsum.h"
 #include "outq.h"
+#include "sandbox.h"
 #include "util.h"
 
 #define CONN_READ_SIZE	16384	/* also what a paused sender holds */
@@ -77,7 +78,8 @@ struct conn {
 	unsigned int		 c_reading:1, c_writing:1, c_dirty:1,
 				 c_want_read:1, c_closing:1, c_shut_wr:1,
 				 c_eof:1, c_dead:1, c_stalled:1, c_watching:1,
-				 c_protected:1, c_in_closing:1, c_resting:1;
+				 c_protected:1, c_in_closing:1, c_resting:1,
+				 c_ack_timing:1;
 	struct inbuf		 c_in;
 	struct outq		 c_out;
 	size_t			 c_watch_mark;
@@ -86,6 +88,9 @@ struct conn {
 	char			 c_peername[64]; /* numeric, with a scope */
 	time_t			 c_last_in;
 	time_t			 c_last_out;
+	uint64_t		 c_written;	/* all bytes, ours too */
+	uint64_t		 c_acked;	/* of those, at the last look */
+	time_t			 c_ack_since;	/* no progress since */
 	struct conn_stats	 c_stats;
 };
 
@@ -748,6 +753,47 @@ conn_stall(int fd, short event, void *arg)
 	conn_flush_all();
 }
 
+/*
+ * Seconds for which the peer has acknowledged nothing while bytes of
+ * ours were outstanding (in the socket's buffer), 0 when none are or the
+ * system does not say.  A peer that stopped reading shows here: TCP
+ * would give up on it only at the user timeout, with no stream error.
+ */
+time_t
+conn_unacked_for(struct conn *c)
+{
+	uint64_t	acked;
+	time_t		now;
+
+	if (c->c_dead || c->c_acked >= c->c_written ||
+	    compat_sock_acked(c->c_fd, &acked) == -1) {
+		c->c_ack_timing = 0;
+		return (0);
+	}
+	now = monotime();
+	if (acked != c->c_acked || !c->c_ack_timing) {
+		c->c_acked = acked;
+		c->c_ack_since = now;
+		c->c_ack_timing = acked < c->c_written;
+		return (0);
+	}
+	return (now - c->c_ack_since);
+}
+
+/*
+ * At the end: what was written and never acknowledged (a FIN counts as
+ * a byte), where the system says.
+ */
+static void
+conn_count_unacked(struct conn *c)
+{
+	uint64_t	acked;
+
+	if (c->c_written > 0 && compat_sock_acked(c->c_fd, &acked) == 0 &&
+	    acked < c->c_written)
+		c->c_stats.bytes_unacked = c->c_written - acked;
+}
+
 static void
 conn_mark_dirty(struct conn *c)
 {
@@ -808,6 +854,7 @@ conn_flush(struct conn *c)
 		}
 	} else {
 		outq_consume(&c->c_out, n);
+		c->c_written += n;
 		c->c_last_out = monotime();
 		if (c->c_watching && conn_queued(c) <= c->c_watch_mark) {
 			c->c_watching = 0;
@@ -899,10 +946,12 @@ conn_close(struct conn *c)
 	if (c->c_dead)
 		return;
 	c->c_dead = 1;
+	conn_count_unacked(c);
 	events->closed(c->c_arg);
 	totals.bytes_in += c->c_stats.bytes_in;
 	totals.bytes_out += c->c_stats.bytes_out;
 	totals.stanzas_out += c->c_stats.stanzas_out;
+	totals.bytes_unacked += c->c_stats.bytes_unacked;
 	conn_unauth_release(c);
 	if (c->c_in_closing) {
 		TAILQ_REMOVE(&closing, c, c_closing_entry);

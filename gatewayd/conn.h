@@ -90,6 +90,7 @@ struct conn_stats {
 	uint64_t	 bytes_in;
 	uint64_t	 bytes_out;	/* of stanzas queued, not ours */
 	uint64_t	 stanzas_out;
+	uint64_t	 bytes_unacked;	/* written, never acknowledged */
 };
 
 void		 conn_init(const struct conn_events *);
@@ -128,6 +129,7 @@ void		 conn_take_queue(struct conn *, void (*)(uint64_t,
 void		 conn_watch(struct conn *, size_t);
 void		 conn_stall_start(struct conn *, unsigned int);
 void		 conn_stall_stop(struct conn *);
+time_t		 conn_unacked_for(struct conn *);
 
 void		 conn_close_after_flush(struct conn *, unsigned int);
 void		 conn_close(struct conn *);

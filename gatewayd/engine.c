@@ -603,7 +603,7 @@ session_stalled(void *arg)
 {
 	struct session	*s = arg;
 
-	router_stalled(&s->s_route);
+	router_stalled(&s->s_route, "queue full");
 }
 
 static void
@@ -612,6 +612,19 @@ session_drained(void *arg)
 	struct session	*s = arg;
 
 	router_drained(&s->s_route);
+}
+
+/* Bytes written that the peer never acknowledged, for the log. */
+static const char *
+session_unacked(const struct conn_stats *cs)
+{
+	static char	buf[64];
+
+	buf[0] = '\0';
+	if (cs->bytes_unacked > 0)
+		snprintf(buf, sizeof(buf), ", %llu bytes unacknowledged",
+		    (unsigned long long)cs->bytes_unacked);
+	return (buf);
 }
 
 /* What a connection did; for one that never authenticated, seldom. */
@@ -626,11 +639,12 @@ session_log_closed(struct session *s)
 		return;
 	if (domain[0] != '\0')
 		log_info("%s for %s closed: %llu stanzas in, %llu out (%llu "
-		    "bytes), %llu bounced", session_label(s), domain,
+		    "bytes), %llu bounced%s", session_label(s), domain,
 		    (unsigned long long)s->s_route.r_stanzas_in,
 		    (unsigned long long)cs->stanzas_out,
 		    (unsigned long long)cs->bytes_out,
-		    (unsigned long long)s->s_route.r_bounces);
+		    (unsigned long long)s->s_route.r_bounces,
+		    session_unacked(cs));
 	else
 		log_debug("%s closed", session_label(s));
 }
@@ -776,10 +790,12 @@ session_end(struct route *r, const char *condition, const char *reason)
 }
 
 /*
- * Every second: a space to each authenticated stream that has had no
- * output for the idle timeout, so that a dead peer shows (the socket
- * then fails) and middleboxes keep the connection; the parser of a
- * stream resting between stanzas goes.
+ * Every second: a stream whose peer has acknowledged nothing for the
+ * queue timeout while bytes were outstanding ends as one whose queue
+ * stayed full (a peer that stopped reading, or is gone); a space to each
+ * authenticated stream that has had no output for the idle timeout, so
+ * that a dead peer shows and middleboxes keep the connection; the
+ * parser of a stream resting between stanzas goes.
  */
 static void
 engine_tick(int fd, short event, void *arg)
@@ -796,6 +812,10 @@ engine_tick(int fd, short event, void *arg)
 		s = conn_arg(c);
 		if (stream_state(s->s_stream) != STREAM_OPEN)
 			continue;
+		if (conn_unacked_for(c) >= (time_t)global.queue_timeout) {
+			router_stalled(&s->s_route, "nothing acknowledged");
+			continue;
+		}
 		if (conn_queued(c) == 0 &&
 		    conn_idle_out(c) >= (time_t)global.idle_timeout)
 			stream_keepalive(s->s_stream);
@@ -855,7 +875,8 @@ engine_exit(void)
 
 	log_info("exiting: %llu stanzas in, %llu out, %llu bounces (%llu "
 	    "jid-malformed, %llu remote-server-not-found, %llu "
-	    "remote-server-timeout), %llu takeovers, %llu failed handshakes",
+	    "remote-server-timeout), %llu takeovers, %llu failed handshakes, "
+	    "%llu bytes written never acknowledged",
 	    (unsigned long long)stanzas_in,
 	    (unsigned long long)conn_totals()->stanzas_out,
 	    (unsigned long long)rs->bounces,
@@ -863,6 +884,7 @@ engine_exit(void)
 	    (unsigned long long)rs->bounce_not_found,
 	    (unsigned long long)rs->bounce_timeout,
 	    (unsigned long long)rs->takeovers,
-	    (unsigned long long)auth_failures);
+	    (unsigned long long)auth_failures,
+	    (unsigned long long)conn_totals()->bytes_unacked);
 	exit(0);
 }

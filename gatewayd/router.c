@@ -565,15 +565,15 @@ router_release(struct route *r)
 }
 
 /*
- * dest did not read what it had queued for the queue timeout: that goes
- * back to its senders now, and the stream error goes out if the socket
- * takes it.
+ * dest did not read for the queue timeout (why: its queue stayed full,
+ * or its peer acknowledged nothing): what it had queued goes back to its
+ * senders now, and the stream error goes out if the socket takes it.
  */
 void
-router_stalled(struct route *dest)
+router_stalled(struct route *dest, const char *why)
 {
 	router_bounce_queue(dest);
-	router_end(dest, "resource-constraint", "queue full for %u seconds",
+	router_end(dest, "resource-constraint", "%s for %u seconds", why,
 	    running->global.queue_timeout);
 	router_unblock_waiters(dest);
 }

@@ -85,7 +85,7 @@ const char	*router_stanza_start(struct route *,
 		    const struct stanza_head *, const char **);
 enum stanza_verdict router_stanza(struct route *, const struct stanza *);
 void		 router_drained(struct route *);
-void		 router_stalled(struct route *);
+void		 router_stalled(struct route *, const char *);
 void		 router_bounce(struct route *, const char *, size_t,
 		    const char *, const char *, const char *);
 

@@ -331,11 +331,12 @@ class Daemon:
     def log_count(self, text):
         return self.log().count(text)
 
-    def wait_log(self, text, timeout=TIMEOUT):
-        """Polls the log until it has text; True if it came in time."""
+    def wait_log(self, text, timeout=TIMEOUT, after=0):
+        """Polls the log until it has text (more than after times); True
+        if it came in time."""
         deadline = time.monotonic() + timeout
         while True:
-            if text in self.log():
+            if self.log().count(text) > after:
                 return True
             if time.monotonic() >= deadline:
                 return False
@@ -583,12 +584,14 @@ class Conn:
     """One TCP connection to gatewayd, everything received kept."""
 
     def __init__(self, port, host='127.0.0.1', timeout=TIMEOUT,
-                 nodelay=False):
+                 nodelay=False, rcvbuf=None):
         family = socket.AF_INET6 if ':' in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         if nodelay:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.connect((host, port))
         self.data = b''
         self.eof = False

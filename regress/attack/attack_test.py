@@ -35,9 +35,9 @@ def daemon(name, lines=()):
     return d.start()
 
 
-def comp(d, domain, attrs=''):
+def comp(d, domain, attrs='', **kw):
     """An authenticated stream; attrs go on its header."""
-    c = d.connect()
+    c = d.connect(**kw)
     c.send(gw.stream_header(domain, attrs))
     c.read_header()
     expect(c.handshake(SECRETS[domain]), 'handshake: %s' % c.describe())
@@ -169,6 +169,60 @@ def t_stall_error_boundary(d):
     p = gw.stream_error_problems(b, 'resource-constraint', 'b.example.org')
     expect(not p, 'the receiver: %s' % p)
     sender.join(15)
+    a.close()
+
+
+# 9. A receiver that stops reading while its queue is below the mark:
+# nothing it had was acknowledged for the queue timeout, so it ends as
+# a stalled one does, long before TCP's user timeout would have cut it
+# without a word.  If it reads again within the grace, it gets what was
+# written and its stream error; if not, the log says how many bytes it
+# never acknowledged.
+
+def not_reading(d):
+    """b, with a small receive buffer, reads nothing of 60 KB that a
+    sends it (below the queue mark of 64K: they sit in the sockets)."""
+    a = comp(d, 'a.example.org')
+    b = comp(d, 'b.example.org', rcvbuf=4096)
+    n = 60
+    a.send(''.join(message('<body>%s</body>' % ('y' * 1000), sid='%d' % i)
+                   for i in range(n)))
+    return a, b, n
+
+
+def t_not_reading_error(d):
+    start = d.log_count('nothing acknowledged')
+    a, b, n = not_reading(d)
+    t0 = time.monotonic()
+    expect(d.wait_log('nothing acknowledged for 2 seconds', 10,
+                      after=start),
+           'no stream end for the receiver: %s' % d.log()[-400:])
+    took = time.monotonic() - t0
+    expect(took < 6, 'it took %.1f s' % took)
+    b.read_to_eof(10)
+    got = stanzas(b)
+    expect(len(got) == n, '%d of %d stanzas came' % (len(got), n))
+    p = gw.stream_error_problems(b, 'resource-constraint', 'b.example.org')
+    expect(not p, 'the receiver: %s' % p)
+    a.close()
+
+
+def t_not_reading_counted(d):
+    def lines():
+        return [l for l in d.log().splitlines()
+                if 'for b.example.org closed' in l and
+                'bytes unacknowledged' in l]
+    start = len(lines())
+    a, b, n = not_reading(d)
+    deadline = time.monotonic() + 15
+    while len(lines()) == start and time.monotonic() < deadline:
+        time.sleep(0.05)
+    expect(len(lines()) > start,
+           'no count of what was lost: %s' % d.log()[-400:])
+    line = lines()[-1]
+    lost = int(line.split(' bytes unacknowledged')[0].rsplit(' ', 1)[1])
+    expect(lost > 10000, 'the log says: %s' % line)
+    b.abort()
     a.close()
 
 
@@ -356,6 +410,11 @@ def main():
     d = daemon('stall', ['queue timeout 2', 'max queue size 64K'])
     gw.run(P + 'a stalled destination gets its stream error at a stanza '
            'boundary', t_stall_error_boundary, d)
+    gw.run(P + 'a receiver that reads nothing below the queue mark ends '
+           'within the queue timeout, with its stream error when it reads',
+           t_not_reading_error, d)
+    gw.run(P + 'a receiver that never reads again: the log counts what it '
+           'never acknowledged', t_not_reading_counted, d)
     gw.check_stop(P + 'stall: SIGTERM exits 0', d)
     gw.check_logs_clean(P + 'no secret and no digest in any log', daemons)
     print('# %s: %.1fs' % (os.path.basename(__file__),

@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <event.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -466,6 +467,51 @@ open_conn(const char *ip, int sndbuf)
 	if (inet_pton(AF_INET, ip, &sin->sin_addr) != 1)
 		fatalx("bad address %s", ip);
 	conn_new(sv[0], &ss, sizeof(*sin));
+	if (naccepted == before)
+		return (NULL);
+	recs[nrecs - 1].p = lastp;
+	return (&recs[nrecs - 1]);
+}
+
+/*
+ * The same over TCP on loopback, so that the system counts what the
+ * peer acknowledges; rcvbuf, if set, is the peer's receive buffer.
+ */
+static struct rec *
+open_tcp(int rcvbuf)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	int			 l, cfd = -1, sfd = -1, before = naccepted;
+
+	lastp = NULL;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((l = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return (NULL);
+	if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(l, 1) == -1 ||
+	    getsockname(l, (struct sockaddr *)&sin, &len) == -1 ||
+	    (cfd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+	    (rcvbuf > 0 && setsockopt(cfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+	    sizeof(rcvbuf)) == -1) ||
+	    connect(cfd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    (sfd = accept4(l, NULL, NULL, SOCK_NONBLOCK)) == -1 ||
+	    fcntl(cfd, F_SETFL, O_NONBLOCK) == -1 ||
+	    (lastp = peer_new(cfd)) == NULL) {
+		close(l);
+		if (cfd != -1)
+			close(cfd);
+		if (sfd != -1)
+			close(sfd);
+		return (NULL);
+	}
+	close(l);
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, &sin, sizeof(sin));
+	conn_new(sfd, &ss, sizeof(sin));
 	if (naccepted == before)
 		return (NULL);
 	recs[nrecs - 1].p = lastp;
@@ -1247,6 +1293,44 @@ t_write_error(void)
 	return (0);
 }
 
+/*
+ * A peer that reads is never behind in its acknowledgements; one that
+ * does not is, after a second without progress, and what it never
+ * acknowledged is counted at the close.
+ */
+static int
+t_unacked(void)
+{
+	struct rec	*q, *r;
+	uint64_t	 unacked;
+	size_t		 written;
+
+	CHECK((q = open_tcp(0)) != NULL);
+	conn_write(q->c, big, 100000);
+	conn_flush_all();
+	WAIT(peer_has(q->p, 100000), WAIT_MS);
+	CHECK(peer_has(q->p, 100000));
+	CHECK(conn_unacked_for(q->c) == 0);
+	CHECK((r = open_tcp(4096)) != NULL);
+	conn_write(r->c, big, BIG);
+	conn_flush_all();
+	CHECK(conn_unacked_for(r->c) == 0);
+	WAIT(conn_unacked_for(r->c) >= 1, WAIT_MS);
+	CHECK(conn_unacked_for(r->c) >= 1);
+	CHECK(conn_unacked_for(q->c) == 0);
+	/* All but what the peer's small buffer took (a few KiB). */
+	written = BIG - conn_queued(r->c);
+	CHECK(written > 16384);
+	conn_close(q->c);
+	conn_close(r->c);
+	unacked = conn_stats(r->c)->bytes_unacked;
+	CHECK(conn_stats(q->c)->bytes_unacked == 0);
+	CHECK(unacked <= written && unacked + 16384 > written);
+	conn_flush_all();
+	CHECK(conn_totals()->bytes_unacked == unacked);
+	return (0);
+}
+
 static const struct test tests[] = {
 	{ "ids and conn_find", t_ids },
 	{ "input offsets, keep at end drops all", t_input_base },
@@ -1278,6 +1362,7 @@ static const struct test tests[] = {
 	{ "all_closed", t_all_closed },
 	{ "all_closed only when one is freed", t_all_closed_once },
 	{ "write error", t_write_error },
+	{ "unacknowledged bytes", t_unacked },
 };
 
 int

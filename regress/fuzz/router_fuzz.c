@@ -996,7 +996,7 @@ op_session(int op, struct session *s, int b)
 	} else if (op == 8)
 		router_drained(&s->r);
 	else if (op == 9 && s->c.stalled) {
-		router_stalled(&s->r);
+		router_stalled(&s->r, "queue full");
 		if (!s->closing)
 			breach("stalled, not ended");
 	} else if (op == 10)

@@ -1032,7 +1032,7 @@ t_stalled(void)
 {
 	if (fill_c() == -1)
 		return (-1);
-	router_stalled(rt(2));
+	router_stalled(rt(2), "queue full");
 	if (bounced_back() == -1)
 		return (-1);
 	CHECK_END(0, rt(2), "resource-constraint", "queue full for 30 seconds");

@@ -27,6 +27,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -149,6 +152,24 @@ try_recvmsg(void)
 }
 
 static int
+try_tcp_info(void)
+{
+	char		buf[256];
+	socklen_t	len = sizeof(buf);
+
+	return (getsockopt(-1, IPPROTO_TCP, TCP_INFO, buf, &len));
+}
+
+static int
+try_other_sockopt(void)
+{
+	int		val;
+	socklen_t	len = sizeof(val);
+
+	return (getsockopt(-1, SOL_SOCKET, SO_RCVBUF, &val, &len));
+}
+
+static int
 try_chroot(void)
 {
 	return (chroot("/"));
@@ -178,6 +199,9 @@ static const struct testcase cases[] = {
 	{ "engine malloc", SANDBOX_ENGINE, try_malloc, WORKS },
 	{ "engine accept4", SANDBOX_ENGINE, try_accept4, EBADF_ },
 	{ "engine recvmsg", SANDBOX_ENGINE, try_recvmsg, EBADF_ },
+	{ "engine getsockopt TCP_INFO", SANDBOX_ENGINE, try_tcp_info, EBADF_ },
+	{ "engine getsockopt SO_RCVBUF", SANDBOX_ENGINE, try_other_sockopt,
+	    KILLED },
 	{ "engine open file", SANDBOX_ENGINE, try_open, EACCES_ },
 	{ "engine inet socket", SANDBOX_ENGINE, try_socket, EACCES_ },
 	{ "engine unix socket", SANDBOX_ENGINE, try_unix_socket, EACCES_ },
@@ -196,6 +220,7 @@ static const struct testcase cases[] = {
 	{ "authd inet socket", SANDBOX_AUTHD, try_socket, EACCES_ },
 	{ "authd accept4", SANDBOX_AUTHD, try_accept4, KILLED },
 	{ "authd recvmsg", SANDBOX_AUTHD, try_recvmsg, KILLED },
+	{ "authd getsockopt TCP_INFO", SANDBOX_AUTHD, try_tcp_info, KILLED },
 	{ "authd execve", SANDBOX_AUTHD, try_execve, KILLED },
 	{ "authd fork", SANDBOX_AUTHD, try_fork, KILLED },
 	{ "authd ptrace", SANDBOX_AUTHD, try_ptrace, KILLED },
