@@ -263,15 +263,20 @@ imsgev_init(struct imsgev *iev, int fd, const struct imsg_channel *ch,
 	iev->channel = ch;
 	iev->data = data;
 	iev->gone = gone;
+	iev->room = NULL;
+	iev->paused = 0;
 	iev->events = 0;
 	imsgev_add(iev);
 }
 
-/* (Re)arm the channel's event: always readable, writable while queued. */
+/*
+ * (Re)arm the channel's event: readable unless paused, writable while
+ * queued.
+ */
 void
 imsgev_add(struct imsgev *iev)
 {
-	short	events = EV_READ;
+	short	events = iev->paused ? 0 : EV_READ;
 
 	if (imsgbuf_queuelen(&iev->ibuf) > 0)
 		events |= EV_WRITE;
@@ -280,9 +285,32 @@ imsgev_add(struct imsgev *iev)
 	if (iev->events != 0)
 		event_del(&iev->ev);
 	iev->events = events;
+	if (events == 0)
+		return;
 	event_set(&iev->ev, iev->ibuf.fd, events | EV_PERSIST, imsgev_event,
 	    iev);
 	event_add(&iev->ev, NULL);
+}
+
+/*
+ * A channel that passes descriptors may come when the table has no room
+ * for one, and recvmsg(2) would drop it: room says whether a read may
+ * go now.  When it may not, the channel stops reading until
+ * imsgev_resume.
+ */
+void
+imsgev_set_room(struct imsgev *iev, int (*room)(void))
+{
+	iev->room = room;
+}
+
+void
+imsgev_resume(struct imsgev *iev)
+{
+	if (!iev->paused)
+		return;
+	iev->paused = 0;
+	imsgev_add(iev);
 }
 
 void
@@ -323,7 +351,9 @@ imsgev_event(int fd, short event, void *arg)
 			fatal("imsgbuf_write to %s", iev->channel->peer);
 		goto gone;
 	}
-	if ((event & EV_READ) &&
+	if ((event & EV_READ) && iev->room != NULL && !iev->room())
+		iev->paused = 1;
+	else if ((event & EV_READ) &&
 	    imsg_dispatch(&iev->ibuf, iev->channel, iev->data) == -1)
 		goto gone;
 	imsgev_add(iev);

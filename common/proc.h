@@ -66,6 +66,8 @@ struct imsgev {
 	const struct imsg_channel	*channel;
 	void				*data;		/* for the handlers */
 	void				(*gone)(struct imsgev *);
+	int				(*room)(void);	/* may it read? */
+	int				 paused;	/* not reading */
 	short				 events;
 };
 
@@ -81,6 +83,8 @@ void		 imsgev_init(struct imsgev *, int, const struct imsg_channel *,
 		    void *, void (*)(struct imsgev *));
 void		 imsgev_add(struct imsgev *);
 void		 imsgev_clear(struct imsgev *);
+void		 imsgev_set_room(struct imsgev *, int (*)(void));
+void		 imsgev_resume(struct imsgev *);
 int		 imsgev_compose(struct imsgev *, uint32_t, uint32_t, int,
 		    const void *, size_t);
 

@@ -354,8 +354,11 @@ conn_sheddable(struct conn_list *list, int source_list)
 	return (NULL);
 }
 
-/* A descriptor for a newcomer: a closing connection goes, or is shed. */
-static void
+/*
+ * A descriptor for a newcomer: a closing connection goes, or one is
+ * shed.  -1 if none may go.
+ */
+int
 conn_make_room(void)
 {
 	struct conn	*c;
@@ -364,10 +367,11 @@ conn_make_room(void)
 	    (c = conn_sheddable(&unauth, 0)) != NULL)
 		conn_shed(c);
 	if (c == NULL)
-		return;
+		return (-1);
 	conn_flush(c);
 	conn_close(c);
 	conn_reap();
+	return (0);
 }
 
 /* A refused connection gets its reply in one write and is closed. */
@@ -393,7 +397,7 @@ conn_check_limits(const struct sockaddr_storage *ss, struct addr_count **acp)
 
 	*acp = NULL;
 	if (nconns >= conn_max())
-		conn_make_room();
+		(void)conn_make_room();
 	if (nconns >= conn_max())
 		return (CONN_REFUSE_FULL);
 	if (nunauth >= limits.max_unauth &&

@@ -55,10 +55,12 @@
 #define ENGINE_REST_MS		5	/* a stream holding input reads less */
 /*
  * Descriptors not for connections, besides the listeners: 3 standard
- * ones, 2 pipes, syslog, libevent's epoll and signal pair (3), one to
- * accept a connection to refuse it, and a spare.
+ * ones, 2 pipes, syslog, libevent's epoll and signal pair (3); then one
+ * to accept a connection to refuse it, and one for a descriptor from
+ * the parent.
  */
-#define ENGINE_FD_FIXED		11
+#define ENGINE_FD_USED		9
+#define ENGINE_FD_FIXED		(ENGINE_FD_USED + 2)
 
 struct session {
 	struct conn		*s_conn;
@@ -77,8 +79,10 @@ static int			 shutting_down;
 static struct event		 ev_shutdown, ev_tick;
 static uint64_t			 stanzas_in, auth_failures;
 static rlim_t			 fd_limit;
+static int			 parent_waits;	/* for a descriptor */
 
 static void	engine_parent_gone(struct imsgev *);
+static int	engine_parent_room(void);
 static void	engine_authd_gone(struct imsgev *);
 static void	engine_reconf_start(struct imsg *, const void *, void *);
 static void	engine_reconf_listener(struct imsg *, const void *, void *);
@@ -205,6 +209,7 @@ engine_main(int debug, int verbose, const char *user, const char *chrootdir)
 	imsgev_init(&iev_parent, PROC_PARENT_FD, &parent_channel, NULL,
 	    engine_parent_gone);
 	imsgbuf_allow_fdpass(&iev_parent.ibuf);
+	imsgev_set_room(&iev_parent, engine_parent_room);
 	imsgev_init(&iev_authd, PROC_PEER_FD, &authd_channel, NULL,
 	    engine_authd_gone);
 	conn_init(&conn_events);
@@ -227,6 +232,38 @@ engine_parent_gone(struct imsgev *iev)
 	(void)iev;
 	log_debug("parent closed the pipe");
 	engine_shutdown();
+}
+
+/*
+ * Whether the table has room for a descriptor from the parent (a new
+ * listener), which recvmsg(2) would drop otherwise, and one more to
+ * refuse a connection with.  A connection that waits for its peer, or is
+ * closing, makes room; when none may go, the parent's messages wait
+ * until one closes (the tick tries again).
+ */
+static int
+engine_parent_room(void)
+{
+	rlim_t	used;
+
+	for (;;) {
+		used = ENGINE_FD_USED + listener_count() +
+		    listener_staged_fds() + conn_count();
+		if (used + 2 <= fd_limit)
+			break;
+		if (conn_make_room() == -1) {
+			if (!parent_waits)
+				log_warnx("the descriptor table is full: the "
+				    "parent's messages wait for a connection "
+				    "to close");
+			parent_waits = 1;
+			return (0);
+		}
+	}
+	if (parent_waits)
+		log_info("room in the descriptor table again");
+	parent_waits = 0;
+	return (1);
 }
 
 /* The parent sees authd die and ends us all. */
@@ -828,6 +865,7 @@ engine_tick(int fd, short event, void *arg)
 	}
 	if (released > 0)
 		compat_release_memory();
+	imsgev_resume(&iev_parent);
 	logsum_tick();
 	conn_flush_all();
 	evtimer_add(&ev_tick, &tv);

@@ -107,6 +107,18 @@ listener_count(void)
 	return (nrunning);
 }
 
+/* Descriptors the staged listeners hold, besides the running ones. */
+size_t
+listener_staged_fds(void)
+{
+	struct listener	*l;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(l, &staged, entry)
+		n += l->fd != -1;
+	return (n);
+}
+
 static void
 listener_arm(struct listener *l)
 {

@@ -26,5 +26,6 @@ void	listener_stage_begin(void);
 void	listener_stage(const struct gw_listen_conf *, int);
 void	listener_commit(void);
 size_t	listener_count(void);
+size_t	listener_staged_fds(void);
 
 #endif /* LISTENER_H */

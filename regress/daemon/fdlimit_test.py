@@ -5,10 +5,15 @@ spare), so that when connections fill the rest a newcomer is still
 answered at once, instead of waiting in the listen queue while accept(2)
 fails: the oldest connection still waiting for its peer makes room
 (resource-constraint); none of this ends the daemon, and once the
-connections are gone components get in again.
+connections are gone components get in again.  A reload that passes new
+listeners while the table is full makes room for them (from connections
+waiting for their peers), or, when every connection is authenticated,
+waits for one to close; it never ends the engine (recvmsg(2) would drop
+the descriptor).
 """
 
 import os
+import signal
 import sys
 import time
 
@@ -103,6 +108,101 @@ def test_after(d, state):
     gw.orderly_close(c)
 
 
+def listen_lines(ports):
+    return ['listen on 127.0.0.1 port %d' % p for p in ports]
+
+
+def reload_with(d, ports):
+    d.lines += listen_lines(ports)
+    d.write_config()
+    d.proc.send_signal(signal.SIGHUP)
+
+
+def listening(d, ports, timeout=gw.TIMEOUT):
+    return all(d.wait_log('engine: listening on 127.0.0.1 port %d' % p,
+                          timeout) for p in ports)
+
+
+def test_reload_full(d, state):
+    accepted, refused, undecided = open_many(d)
+    expect(len(accepted) + len(refused) == TRIES,
+           '%d undecided' % len(undecided))
+    new = [gw.free_port(False) for _ in range(5)]
+    reload_with(d, new)
+    expect(listening(d, new), 'new listeners not up: %s' %
+           ' | '.join(d.log().splitlines()[-4:]))
+    expect(d.alive(), 'daemon died: %s' % d.log().splitlines()[-3:])
+    for c in accepted + refused:
+        c.close()
+    for p in new:
+        c = gw.Conn(p)
+        c.authenticate(IRC_1, IRC)
+        gw.orderly_close(c)
+
+
+def test_reload_authenticated(d, state):
+    comps = []
+    for dom, secret in state['secrets']:
+        c = d.connect()
+        c.send(c.header(dom))
+        c.read_until(lambda: c.stream.header is not None or c.eof, 2)
+        if c.stream.header is None or 'from' not in c.stream.header:
+            c.close()
+            break
+        c.stream_id = c.stream.header['id']
+        expect(c.handshake(secret), 'not authenticated: %s' % c.describe())
+        comps.append(c)
+    expect(len(comps) > 10, 'only %d authenticated' % len(comps))
+    start = d.log_count('parent\'s messages wait')
+    new = [gw.free_port(False) for _ in range(5)]
+    reload_with(d, new)
+    expect(d.wait_log("parent's messages wait", after=start),
+           'no wait logged: %s' % ' | '.join(d.log().splitlines()[-4:]))
+    expect(d.alive(), 'daemon died: %s' % d.log().splitlines()[-3:])
+    for c in comps[:6]:
+        gw.orderly_close(c)
+    expect(listening(d, new), 'new listeners not up after a close: %s' %
+           ' | '.join(d.log().splitlines()[-4:]))
+    expect(d.wait_log('room in the descriptor table again'), 'no room')
+    for c in comps[6:]:
+        c.close()
+
+
+def reload_daemon(name, secrets, ports):
+    d = gw.Daemon(name, secrets, [
+        'max connections 1000',
+        'max unauthenticated 1000 per address 1000',
+    ] + listen_lines(ports),
+        components=['component "%s"' % dom for dom, _ in secrets],
+        nofile=NOFILE, ipv6=False)
+    d.start()
+    return d
+
+
+def reload_tests():
+    P = 'fdlimit: open-files limit %d, 11 listeners: ' % NOFILE
+    try:
+        d = reload_daemon('fdreload', [(IRC, IRC_1)],
+                          [gw.free_port(False) for _ in range(10)])
+    except Fail as e:
+        gw.notok(P + 'daemon starts', e)
+        return
+    run(P + 'a reload adding 5 listeners at a full table: they listen, '
+        'the daemon lives', test_reload_full, d, {})
+    gw.check_stop('fdlimit: reload at a full table', d)
+    secrets = [('c%d.example.org' % i, gw.new_secret('c%d' % i))
+               for i in range(NOFILE)]
+    try:
+        d = reload_daemon('fdreload-auth', secrets, [])
+    except Fail as e:
+        gw.notok(P + 'daemon starts', e)
+        return
+    run('fdlimit: open-files limit %d, every slot authenticated: a reload '
+        'adding 5 listeners waits for a close, then they listen' % NOFILE,
+        test_reload_authenticated, d, {'secrets': secrets})
+    gw.check_stop('fdlimit: reload with every slot authenticated', d)
+
+
 def main():
     d = gw.Daemon('fdlimit', [(IRC, IRC_1)], [
         'max connections 1000',
@@ -123,7 +223,9 @@ def main():
     run(P + 'the daemon lives on; a component gets in once they are gone',
         test_after, d, state)
     gw.check_stop('fdlimit: SIGTERM exits 0', d)
-    gw.check_logs_clean('fdlimit: no secret and no digest in any log', [d])
+    reload_tests()
+    gw.check_logs_clean('fdlimit: no secret and no digest in any log',
+                        gw._daemons)
     gw.finish()
 
 
