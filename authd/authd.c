@@ -208,6 +208,7 @@ authd_main(int debug, int verbose, const char *user, const char *chrootdir)
 	if (imsgbuf_init(&ibuf_parent, PROC_PARENT_FD) == -1 ||
 	    imsgbuf_init(&ibuf_engine, PROC_PEER_FD) == -1)
 		fatal("imsgbuf_init");
+	proc_log_to_parent(&ibuf_parent, NULL);
 	running = authd_conf_new();
 
 	proc_child_setup(PROC_AUTHD, user, chrootdir);
@@ -237,6 +238,7 @@ authd_main(int debug, int verbose, const char *user, const char *chrootdir)
 		    imsgbuf_write(&ibuf_parent) == -1) {
 			if (errno != EPIPE)
 				fatal("imsgbuf_write to the parent");
+			proc_log_detach(&ibuf_parent);
 			break;
 		}
 		if ((pfd[PFD_PARENT].revents & (POLLIN | POLLHUP)) &&
@@ -260,6 +262,8 @@ authd_main(int debug, int verbose, const char *user, const char *chrootdir)
 	log_debug("parent closed the pipe, exiting");
 	authd_conf_free(running);
 	authd_conf_free(staged);
+	/* A parent that stops us reads on until we are gone. */
+	(void)imsgbuf_flush(&ibuf_parent);
 	exit(0);
 }
 

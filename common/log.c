@@ -27,6 +27,9 @@
 static int		 log_debug_mode;	/* stderr instead of syslog */
 static int		 log_verbose;
 static const char	*log_procname;
+static void		(*log_sink)(int, const char *);
+static int		(*log_sink_flush)(void);
+static int		 log_in_sink;	/* the sink itself logs: not to it */
 
 /*
  * Called first with debug set (stderr only, so that early errors are
@@ -52,6 +55,18 @@ log_procinit(const char *procname)
 	log_procname = procname;
 }
 
+/*
+ * A child's lines go to sink (its pipe to the parent, which writes them
+ * where they belong), and flush pushes out what is queued before a fatal
+ * exit.  NULL: written here again.
+ */
+void
+log_set_sink(void (*sink)(int, const char *), int (*flush)(void))
+{
+	log_sink = sink;
+	log_sink_flush = flush;
+}
+
 void
 log_setverbose(int verbose)
 {
@@ -70,7 +85,12 @@ vlog(int pri, const char *fmt, va_list ap)
 	char	line[1024];
 	int	saved_errno = errno;
 
-	if (log_debug_mode) {
+	if (log_sink != NULL && !log_in_sink) {
+		vsnprintf(line, sizeof(line), fmt, ap);
+		log_in_sink = 1;
+		log_sink(pri, line);
+		log_in_sink = 0;
+	} else if (log_debug_mode) {
 		vsnprintf(line, sizeof(line), fmt, ap);
 		if (log_procname != NULL)
 			fprintf(stderr, "%s: %s\n", log_procname, line);
@@ -157,7 +177,7 @@ log_debug(const char *fmt, ...)
 static __dead void
 vfatalc(int with_errno, const char *fmt, va_list ap)
 {
-	char		 msg[1024];
+	char		 msg[1024], line[1200];
 	const char	*who = log_procname != NULL ? log_procname : "parent";
 	int		 saved_errno = errno;
 
@@ -166,10 +186,17 @@ vfatalc(int with_errno, const char *fmt, va_list ap)
 	else
 		msg[0] = '\0';
 	if (with_errno)
-		logit(LOG_CRIT, "fatal in %s: %s%s%s", who, msg,
+		snprintf(line, sizeof(line), "fatal in %s: %s%s%s", who, msg,
 		    msg[0] != '\0' ? ": " : "", strerror(saved_errno));
 	else
-		logit(LOG_CRIT, "fatal in %s: %s", who, msg);
+		snprintf(line, sizeof(line), "fatal in %s: %s", who, msg);
+	logit(LOG_CRIT, "%s", line);
+	/* The last words reach the parent, or are written here. */
+	if (log_sink != NULL && !log_in_sink) {
+		log_in_sink = 1;
+		if (log_sink_flush() == -1)
+			logit(LOG_CRIT, "%s", line);
+	}
 	exit(1);
 }
 

@@ -57,7 +57,13 @@ enum imsg_type {
 	IMSG_AUTH_RESULT,	/* authd -> engine: struct gw_auth_result */
 	IMSG_AUTH_FORGET,	/* engine -> authd: struct gw_auth_forget */
 	IMSG_PING,		/* parent -> child: struct gw_ping */
-	IMSG_PONG		/* child -> parent: struct gw_ping, the same */
+	IMSG_PONG,		/* child -> parent: struct gw_ping, the same */
+	IMSG_LOG		/* child -> parent: struct gw_log, then a line */
+};
+
+/* A line for the parent to log: its priority, then the text with a NUL. */
+struct gw_log {
+	int32_t			 pri;
 };
 
 /* The parent asks its children, now and then, whether they still run. */

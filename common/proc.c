@@ -16,15 +16,18 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -254,6 +257,81 @@ imsg_check_string(const char *s, size_t size, const char *what)
 
 static void	imsgev_event(int, short, void *);
 
+/*
+ * A child's log lines go to the parent, which can always reach syslog:
+ * the child's own socket to it dies when the log daemon restarts, and
+ * the sandbox allows no new one.  At most PROC_LOG_QUEUE lines wait in
+ * the pipe; beyond, lines are dropped and counted, so that a parent that
+ * does not read cannot make the child grow.
+ */
+#define PROC_LOG_QUEUE	4096
+
+static struct imsgbuf	*log_ibuf;
+static void		(*log_queued)(void);
+static uint64_t		 log_dropped;
+
+static int
+proc_log_compose(int pri, const char *line)
+{
+	struct gw_log	hdr;
+	struct iovec	iov[2];
+
+	hdr.pri = pri;
+	iov[0].iov_base = &hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = (void *)(uintptr_t)line;
+	iov[1].iov_len = strlen(line) + 1;
+	return (imsg_composev(log_ibuf, IMSG_LOG, 0, 0, -1, iov, 2));
+}
+
+static void
+proc_log_send(int pri, const char *line)
+{
+	char	note[64];
+
+	if (imsgbuf_queuelen(log_ibuf) >= PROC_LOG_QUEUE) {
+		log_dropped++;
+		return;
+	}
+	if (log_dropped > 0) {
+		snprintf(note, sizeof(note), "%llu log lines dropped",
+		    (unsigned long long)log_dropped);
+		if (proc_log_compose(LOG_WARNING, note) == -1)
+			return;
+		log_dropped = 0;
+	}
+	if (proc_log_compose(pri, line) == -1)
+		log_dropped++;
+	else if (log_queued != NULL)
+		log_queued();
+}
+
+static int
+proc_log_flush(void)
+{
+	return (imsgbuf_flush(log_ibuf));
+}
+
+/* From now on the lines go to the parent over ibuf; queued tells the loop. */
+void
+proc_log_to_parent(struct imsgbuf *ibuf, void (*queued)(void))
+{
+	log_ibuf = ibuf;
+	log_queued = queued;
+	log_set_sink(proc_log_send, proc_log_flush);
+}
+
+/* The pipe to the parent is gone: the lines are written here again. */
+void
+proc_log_detach(struct imsgbuf *ibuf)
+{
+	if (log_ibuf != ibuf)
+		return;
+	log_set_sink(NULL, NULL);
+	log_ibuf = NULL;
+	log_queued = NULL;
+}
+
 void
 imsgev_init(struct imsgev *iev, int fd, const struct imsg_channel *ch,
     void *data, void (*gone)(struct imsgev *))
@@ -264,7 +342,7 @@ imsgev_init(struct imsgev *iev, int fd, const struct imsg_channel *ch,
 	iev->data = data;
 	iev->gone = gone;
 	iev->room = NULL;
-	iev->paused = 0;
+	iev->paused = iev->eof = 0;
 	iev->events = 0;
 	imsgev_add(iev);
 }
@@ -276,7 +354,7 @@ imsgev_init(struct imsgev *iev, int fd, const struct imsg_channel *ch,
 void
 imsgev_add(struct imsgev *iev)
 {
-	short	events = iev->paused ? 0 : EV_READ;
+	short	events = iev->paused || iev->eof ? 0 : EV_READ;
 
 	if (imsgbuf_queuelen(&iev->ibuf) > 0)
 		events |= EV_WRITE;
@@ -336,9 +414,10 @@ imsgev_compose(struct imsgev *iev, uint32_t type, uint32_t peerid, int fd,
 
 /*
  * Writes what is queued, reads and dispatches what came.  When the far
- * end is gone (EOF, or EPIPE on write), the channel is cleared and its
- * owner told: for the parent a lost child, for a child the end of its
- * life.  Anything else going wrong is fatal.
+ * end is gone (EOF, or EPIPE on write), its owner is told: for the
+ * parent a lost child, for a child the end of its life.  After EOF the
+ * channel still writes; once a write fails it is cleared.  Anything
+ * else going wrong is fatal.
  */
 static void
 imsgev_event(int fd, short event, void *arg)
@@ -354,11 +433,22 @@ imsgev_event(int fd, short event, void *arg)
 	if ((event & EV_READ) && iev->room != NULL && !iev->room())
 		iev->paused = 1;
 	else if ((event & EV_READ) &&
-	    imsg_dispatch(&iev->ibuf, iev->channel, iev->data) == -1)
-		goto gone;
+	    imsg_dispatch(&iev->ibuf, iev->channel, iev->data) == -1) {
+		/*
+		 * The far end sends no more, but may read on (a parent
+		 * stopping its children half-closes their pipes): what is
+		 * queued, log lines above all, still goes out.
+		 */
+		iev->eof = 1;
+		imsgev_add(iev);
+		iev->gone(iev);
+		return;
+	}
 	imsgev_add(iev);
 	return;
  gone:
+	proc_log_detach(&iev->ibuf);
 	imsgev_clear(iev);
-	iev->gone(iev);
+	if (!iev->eof)
+		iev->gone(iev);
 }

@@ -68,6 +68,7 @@ struct imsgev {
 	void				(*gone)(struct imsgev *);
 	int				(*room)(void);	/* may it read? */
 	int				 paused;	/* not reading */
+	int				 eof;		/* nothing more comes */
 	short				 events;
 };
 
@@ -78,6 +79,8 @@ void		 proc_child_setup(enum gw_proc, const char *, const char *);
 int		 imsg_dispatch(struct imsgbuf *, const struct imsg_channel *,
 		    void *);
 void		 imsg_check_string(const char *, size_t, const char *);
+void		 proc_log_to_parent(struct imsgbuf *, void (*)(void));
+void		 proc_log_detach(struct imsgbuf *);
 
 void		 imsgev_init(struct imsgev *, int, const struct imsg_channel *,
 		    void *, void (*)(struct imsgev *));

@@ -77,7 +77,11 @@ static const int sc_engine[] = {
 	SYS_epoll_pwait2,
 #endif
 	SYS_accept4, SYS_recvmsg, SYS_sendmsg, SYS_shutdown,
-	SYS_getsockname, SYS_getpeername
+	SYS_getsockname, SYS_getpeername,
+#ifdef SYS_poll
+	SYS_poll,
+#endif
+	SYS_ppoll		/* its last log lines out, at exit */
 };
 
 /* authd: a poll(2) loop over its two pipes. */

@@ -83,6 +83,7 @@ static int			 parent_waits;	/* for a descriptor */
 
 static void	engine_parent_gone(struct imsgev *);
 static int	engine_parent_room(void);
+static void	engine_log_queued(void);
 static void	engine_authd_gone(struct imsgev *);
 static void	engine_reconf_start(struct imsg *, const void *, void *);
 static void	engine_reconf_listener(struct imsg *, const void *, void *);
@@ -210,6 +211,7 @@ engine_main(int debug, int verbose, const char *user, const char *chrootdir)
 	    engine_parent_gone);
 	imsgbuf_allow_fdpass(&iev_parent.ibuf);
 	imsgev_set_room(&iev_parent, engine_parent_room);
+	proc_log_to_parent(&iev_parent.ibuf, engine_log_queued);
 	imsgev_init(&iev_authd, PROC_PEER_FD, &authd_channel, NULL,
 	    engine_authd_gone);
 	conn_init(&conn_events);
@@ -264,6 +266,13 @@ engine_parent_room(void)
 		log_info("room in the descriptor table again");
 	parent_waits = 0;
 	return (1);
+}
+
+/* A log line waits in the parent's pipe: the pipe wants writing. */
+static void
+engine_log_queued(void)
+{
+	imsgev_add(&iev_parent);
 }
 
 /* The parent sees authd die and ends us all. */
@@ -924,5 +933,7 @@ engine_exit(void)
 	    (unsigned long long)rs->takeovers,
 	    (unsigned long long)auth_failures,
 	    (unsigned long long)conn_totals()->bytes_unacked);
+	/* The parent reads until we are gone: our last lines reach it. */
+	(void)imsgbuf_flush(&iev_parent.ibuf);
 	exit(0);
 }

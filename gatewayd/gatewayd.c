@@ -65,6 +65,7 @@ static __dead void	usage(void);
 static void		parent_sig_handler(int, short, void *);
 static void		parent_child_ack(struct imsg *, const void *, void *);
 static void		parent_child_pong(struct imsg *, const void *, void *);
+static void		parent_child_log(struct imsg *, const void *, void *);
 static void		parent_ping(int, short, void *);
 static void		parent_child_gone(struct imsgev *);
 static void		parent_reload(void);
@@ -74,7 +75,9 @@ static void		parent_reap(struct child *);
 
 static const struct imsg_handler child_handlers[] = {
 	{ IMSG_RECONF_ACK, "RECONF_ACK", 0, 0, parent_child_ack },
-	{ IMSG_PONG, "PONG", sizeof(struct gw_ping), 0, parent_child_pong }
+	{ IMSG_PONG, "PONG", sizeof(struct gw_ping), 0, parent_child_pong },
+	{ IMSG_LOG, "LOG", sizeof(struct gw_log) + 1, IMSGF_MIN,
+	    parent_child_log }
 };
 static const struct imsg_channel child_channels[PROC_MAX] = {
 	[PROC_ENGINE] = { "the engine", child_handlers,
@@ -477,6 +480,30 @@ parent_child_pong(struct imsg *imsg, const void *data, void *arg)
 	}
 }
 
+/*
+ * A child's log line (at most a line of log.c's and its NUL), written as
+ * if our own, under the name of the child it came from.
+ */
+static void
+parent_child_log(struct imsg *imsg, const void *data, void *arg)
+{
+	union {
+		struct gw_log	hdr;
+		char		bytes[sizeof(struct gw_log) + 1024];
+	}			 msg;
+	size_t			 len = imsg_get_len(imsg);
+	struct child		*c = arg;
+
+	(void)data;
+	if (len > sizeof(msg) || imsg_get_data(imsg, &msg, len) == -1 ||
+	    memchr(msg.bytes + sizeof(msg.hdr), '\0',
+	    len - sizeof(msg.hdr)) == NULL)
+		fatalx("LOG from %s: %zu bytes, not a line",
+		    gw_procnames[c - children], len);
+	logit(msg.hdr.pri & LOG_PRIMASK, "%s: %s", gw_procnames[c - children],
+	    msg.bytes + sizeof(msg.hdr));
+}
+
 static void
 parent_child_gone(struct imsgev *iev)
 {
@@ -494,6 +521,7 @@ parent_reap(struct child *c)
 	enum gw_proc	 p = (enum gw_proc)(c - children), q;
 	int		 status;
 
+	imsgev_clear(&c->iev);
 	close(c->iev.ibuf.fd);
 	c->alive = 0;
 	while (waitpid(c->pid, &status, 0) == -1)

@@ -122,7 +122,27 @@ send_msg(struct imsgbuf *ib, uint32_t type, const void *data, size_t len)
 		die("send");
 }
 
-/* The next message on the channel; type 0 if none came in time. */
+/* A log line authd sent its parent, written to the log as the parent does. */
+static void
+take_log(struct imsg *imsg)
+{
+	char	buf[sizeof(struct gw_log) + 1024];
+	size_t	len = imsg_get_len(imsg);
+	FILE	*fp;
+
+	if (len <= sizeof(struct gw_log) || len > sizeof(buf) ||
+	    imsg_get_data(imsg, buf, len) == -1 || buf[len - 1] != '\0')
+		die("a bad LOG message");
+	if ((fp = fopen(logpath, "a")) == NULL)
+		die(logpath);
+	fprintf(fp, "authd: %s\n", buf + sizeof(struct gw_log));
+	fclose(fp);
+}
+
+/*
+ * The next message on the channel, log lines aside; type 0 if none came
+ * in time.
+ */
 static uint32_t
 recv_msg(struct imsgbuf *ib, void *data, size_t len)
 {
@@ -130,18 +150,23 @@ recv_msg(struct imsgbuf *ib, void *data, size_t len)
 	uint32_t	type;
 	int		n;
 
-	while ((n = imsgbuf_get(ib, &imsg)) == 0) {
-		if ((n = imsgbuf_read(ib)) == -1) {
-			if (errno == EAGAIN)
+	for (;;) {
+		while ((n = imsgbuf_get(ib, &imsg)) == 0) {
+			if ((n = imsgbuf_read(ib)) == -1) {
+				if (errno == EAGAIN)
+					return (0);
+				die("imsgbuf_read");
+			}
+			if (n == 0)
 				return (0);
-			die("imsgbuf_read");
 		}
-		if (n == 0)
-			return (0);
+		if (n == -1)
+			die("imsgbuf_get");
+		if ((type = imsg_get_type(&imsg)) != IMSG_LOG)
+			break;
+		take_log(&imsg);
+		imsg_free(&imsg);
 	}
-	if (n == -1)
-		die("imsgbuf_get");
-	type = imsg_get_type(&imsg);
 	if (len > 0 && imsg_get_data(&imsg, data, len) == -1)
 		type = 0;
 	imsg_free(&imsg);
@@ -264,6 +289,21 @@ is_hex_id(const char *id)
 	return (1);
 }
 
+/* What authd logged so far reaches the log: a ping, answered after it. */
+static void
+drain_log(void)
+{
+	static uint32_t	seq;
+	struct gw_ping	ping, pong;
+
+	ping.seq = ++seq;
+	send_msg(&ib_parent, IMSG_PING, &ping, sizeof(ping));
+	do {
+		if (recv_msg(&ib_parent, &pong, sizeof(pong)) != IMSG_PONG)
+			die("no PONG");
+	} while (pong.seq != ping.seq);
+}
+
 static int
 log_contains(const char *needle)
 {
@@ -271,6 +311,7 @@ log_contains(const char *needle)
 	FILE	*fp;
 	int	 found = 0;
 
+	drain_log();
 	if ((fp = fopen(logpath, "r")) == NULL)
 		die(logpath);
 	while (fgets(line, sizeof(line), fp) != NULL)
