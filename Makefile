@@ -20,15 +20,18 @@ CPPFLAGS +=	-Icommon -Igatewayd -Iauthd \
 		-DGATEWAYD_CONF=\"$(SYSCONFDIR)/gatewayd.conf\" \
 		-DGATEWAYD_SECRETS=\"$(SYSCONFDIR)/secrets\" \
 		-DGATEWAYD_CHROOT=\"$(CHROOTDIR)\" \
+		-DGATEWAYD_SOCKET=\"$(CTLSOCKET)\" \
 		-DGATEWAYD_PATH=\"$(SBINDIR)/gatewayd\"
 
 ifeq ($(OS),OpenBSD)
 CHROOTDIR ?=	/var/empty
+CTLSOCKET ?=	/var/run/gatewayd.sock
 LDLIBS +=	-lutil -levent -lexpat -lcrypto
 COMPAT_SRCS =	common/sandbox_openbsd.c
 SYS_SRCS =	$(COMPAT_SRCS)
 else
 CHROOTDIR ?=	/var/lib/gatewayd
+CTLSOCKET ?=	/run/gatewayd.sock
 PKGS =		libbsd-overlay libevent expat libcrypto
 CPPFLAGS +=	-D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS +=	$(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -54,7 +57,7 @@ ENGINE_SRCS =	gatewayd/outq.c gatewayd/inbuf.c gatewayd/conn.c gatewayd/listener
 		gatewayd/splice.c \
 		gatewayd/stream_text.c gatewayd/stream.c gatewayd/stream_xml.c \
 		gatewayd/bounce.c \
-		gatewayd/router.c gatewayd/engine.c
+		gatewayd/router.c gatewayd/control.c gatewayd/engine.c
 SRCS =		gatewayd/gatewayd.c gatewayd/config.c $(ENGINE_SRCS) \
 		authd/authd.c authd/digest.c $(COMMON_SRCS)
 OBJS =		$(SRCS:%.c=$(OBJ)/%.o) $(OBJ)/parse.o

@@ -127,6 +127,8 @@ static void	authd_ping(struct imsg *, const void *, void *);
 static void	authd_new_stream(struct imsg *, const void *, void *);
 static void	authd_handshake(struct imsg *, const void *, void *);
 static void	authd_forget(struct imsg *, const void *, void *);
+static void	authd_verbose(struct imsg *, const void *, void *);
+static void	authd_stats(struct imsg *, const void *, void *);
 
 static const struct imsg_handler parent_handlers[] = {
 	{ IMSG_RECONF_START, "RECONF_START", sizeof(struct gw_global), 0,
@@ -136,7 +138,9 @@ static const struct imsg_handler parent_handlers[] = {
 	{ IMSG_RECONF_SECRET, "RECONF_SECRET", sizeof(struct gw_secret_conf),
 	    0, authd_reconf_secret },
 	{ IMSG_RECONF_DONE, "RECONF_DONE", 0, 0, authd_reconf_done },
-	{ IMSG_PING, "PING", sizeof(struct gw_ping), 0, authd_ping }
+	{ IMSG_PING, "PING", sizeof(struct gw_ping), 0, authd_ping },
+	{ IMSG_CTL_VERBOSE, "CTL_VERBOSE", sizeof(struct gw_ctl_verbose), 0,
+	    authd_verbose }
 };
 static const struct imsg_channel parent_channel = {
 	"the parent", parent_handlers, nitems(parent_handlers), NULL
@@ -148,11 +152,24 @@ static const struct imsg_handler engine_handlers[] = {
 	{ IMSG_AUTH_HANDSHAKE, "AUTH_HANDSHAKE",
 	    sizeof(struct gw_auth_handshake), 0, authd_handshake },
 	{ IMSG_AUTH_FORGET, "AUTH_FORGET", sizeof(struct gw_auth_forget), 0,
-	    authd_forget }
+	    authd_forget },
+	{ IMSG_CTL_AUTHD_STATS, "CTL_AUTHD_STATS", sizeof(struct gw_ctl_req),
+	    0, authd_stats }
 };
 static const struct imsg_channel engine_channel = {
 	"the engine", engine_handlers, nitems(engine_handlers), NULL
 };
+
+/* gatewayctl log verbose|brief, through the engine and the parent. */
+static void
+authd_verbose(struct imsg *imsg, const void *data, void *arg)
+{
+	const struct gw_ctl_verbose	*v = data;
+
+	(void)imsg;
+	(void)arg;
+	log_setverbose(v->verbose);
+}
 
 /* The parent asks whether we still run: we do. */
 static void
@@ -182,6 +199,32 @@ source_cmp(struct authd_source *a, struct authd_source *b)
 	return (strcmp(a->domain, b->domain));
 }
 RB_GENERATE_STATIC(authd_sources, authd_source, entry, source_cmp)
+
+/*
+ * For gatewayctl show summary: the sources held down now (an address,
+ * or an address for one domain), no more.
+ */
+static void
+authd_stats(struct imsg *imsg, const void *data, void *arg)
+{
+	const struct gw_ctl_req	*req = data;
+	struct gw_authd_stats	 st;
+	struct authd_source	*src;
+	time_t			 now = monotime();
+
+	(void)imsg;
+	(void)arg;
+	memset(&st, 0, sizeof(st));
+	st.ctl_id = req->ctl_id;
+	RB_FOREACH(src, authd_sources, &sources) {
+		st.sources++;
+		if (src->holddown_until > now)
+			st.throttled++;
+	}
+	if (imsg_compose(&ibuf_engine, IMSG_CTL_AUTHD_STATS, 0, 0, -1, &st,
+	    sizeof(st)) == -1)
+		fatal("imsg_compose");
+}
 
 static void	authd_send_due(void);
 static int	authd_poll_timeout(void);

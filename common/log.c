@@ -30,6 +30,7 @@ static const char	*log_procname;
 static void		(*log_sink)(int, const char *);
 static int		(*log_sink_flush)(void);
 static int		 log_in_sink;	/* the sink itself logs: not to it */
+static void		(*log_tee)(int, const char *);
 
 /*
  * Called first with debug set (stderr only, so that early errors are
@@ -67,6 +68,13 @@ log_set_sink(void (*sink)(int, const char *), int (*flush)(void))
 	log_sink_flush = flush;
 }
 
+/* Every line logged also goes to tee (NULL: no more), as it is logged. */
+void
+log_set_tee(void (*tee)(int, const char *))
+{
+	log_tee = tee;
+}
+
 void
 log_setverbose(int verbose)
 {
@@ -82,9 +90,19 @@ log_getverbose(void)
 void
 vlog(int pri, const char *fmt, va_list ap)
 {
-	char	line[1024];
-	int	saved_errno = errno;
+	char		 line[1024];
+	int		 saved_errno = errno;
+	void		(*tee)(int, const char *) = log_tee;
+	va_list		 aq;
 
+	if (tee != NULL) {
+		va_copy(aq, ap);
+		vsnprintf(line, sizeof(line), fmt, aq);
+		va_end(aq);
+		log_tee = NULL;		/* what it logs itself is not teed */
+		tee(pri, line);
+		log_tee = tee;
+	}
 	if (log_sink != NULL && !log_in_sink) {
 		vsnprintf(line, sizeof(line), fmt, ap);
 		log_in_sink = 1;

@@ -24,6 +24,7 @@
 void	log_init(int, int);
 void	log_procinit(const char *);
 void	log_set_sink(void (*)(int, const char *), int (*)(void));
+void	log_set_tee(void (*)(int, const char *));
 void	log_setverbose(int);
 int	log_getverbose(void);
 void	log_warn(const char *, ...)

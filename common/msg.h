@@ -58,7 +58,49 @@ enum imsg_type {
 	IMSG_AUTH_FORGET,	/* engine -> authd: struct gw_auth_forget */
 	IMSG_PING,		/* parent -> child: struct gw_ping */
 	IMSG_PONG,		/* child -> parent: struct gw_ping, the same */
-	IMSG_LOG		/* child -> parent: struct gw_log, then a line */
+	IMSG_LOG,		/* child -> parent: struct gw_log, then a line */
+	IMSG_RECONF_CONTROL,	/* parent -> engine: struct gw_control_conf */
+	IMSG_CTL_RELOAD,	/* engine -> parent: struct gw_ctl_req */
+	IMSG_CTL_VERBOSE,	/* engine -> parent -> authd: gw_ctl_verbose */
+	IMSG_CTL_LINE,		/* parent -> engine: struct gw_ctl_line */
+	IMSG_CTL_END,		/* parent -> engine: struct gw_ctl_end */
+	IMSG_CTL_AUTHD_STATS	/* engine <-> authd: gw_ctl_req, gw_authd_stats */
+};
+
+#define GW_LINE_MAX		1024	/* a line of a log or a result */
+
+/*
+ * The control socket (common/ctl.h) is the engine's; what needs the
+ * parent or authd goes to them with the control connection's id, and
+ * their answers come back with it.
+ */
+struct gw_control_conf {
+	int32_t			 restricted;	/* with the listening socket */
+};
+
+struct gw_ctl_req {
+	uint64_t		 ctl_id;
+};
+
+struct gw_ctl_verbose {
+	int32_t			 verbose;
+};
+
+struct gw_ctl_line {
+	uint64_t		 ctl_id;
+	char			 line[GW_LINE_MAX];
+};
+
+struct gw_ctl_end {
+	uint64_t		 ctl_id;
+	int32_t			 status;
+	char			 message[256];
+};
+
+struct gw_authd_stats {
+	uint64_t		 ctl_id;
+	uint32_t		 throttled;	/* sources held down now */
+	uint32_t		 sources;	/* with recent failures */
 };
 
 /* A line for the parent to log: its priority, then the text with a NUL. */

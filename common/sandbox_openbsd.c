@@ -46,7 +46,7 @@ sandbox_child(int role)
 	const char	*promises;
 
 	if (role == SANDBOX_ENGINE)
-		promises = "stdio inet recvfd";
+		promises = "stdio inet unix recvfd";
 	else
 		promises = "stdio";
 	if (pledge(promises, NULL) == -1)

@@ -38,6 +38,7 @@ config_new(void)
 	if ((conf = calloc(1, sizeof(*conf))) == NULL)
 		fatal("config_new");
 	TAILQ_INIT(&conf->listeners);
+	TAILQ_INIT(&conf->ctlsocks);
 	TAILQ_INIT(&conf->components);
 	TAILQ_INIT(&conf->secrets);
 	conf->global.max_conns = GW_MAX_CONNS;
@@ -86,6 +87,7 @@ void
 config_free(struct gatewayd_conf *conf)
 {
 	struct gw_listen	*l;
+	struct gw_ctlsock	*cs;
 	struct gw_component	*c;
 	struct gw_alias		*a;
 
@@ -97,6 +99,12 @@ config_free(struct gatewayd_conf *conf)
 		if (l->fd != -1)
 			close(l->fd);
 		free(l);
+	}
+	while ((cs = TAILQ_FIRST(&conf->ctlsocks)) != NULL) {
+		TAILQ_REMOVE(&conf->ctlsocks, cs, entry);
+		if (cs->fd != -1)
+			close(cs->fd);
+		free(cs);
 	}
 	while ((c = TAILQ_FIRST(&conf->components)) != NULL) {
 		TAILQ_REMOVE(&conf->components, c, entry);
@@ -115,6 +123,7 @@ void
 config_print(FILE *fp, const struct gatewayd_conf *conf)
 {
 	const struct gw_listen		*l;
+	const struct gw_ctlsock		*cs;
 	const struct gw_component	*c;
 	const struct gw_alias		*a;
 	char				 addr[NI_MAXHOST + 16];
@@ -124,6 +133,9 @@ config_print(FILE *fp, const struct gatewayd_conf *conf)
 	TAILQ_FOREACH(l, &conf->listeners, entry)
 		fprintf(fp, "listen on %s\n",
 		    sockaddr_print(&l->conf.ss, addr, sizeof(addr)));
+	TAILQ_FOREACH(cs, &conf->ctlsocks, entry)
+		fprintf(fp, "control socket \"%s\"%s\n", cs->path,
+		    cs->restricted ? " restricted" : "");
 	fprintf(fp, "user \"%s\"\n", conf->user);
 	fprintf(fp, "chroot \"%s\"\n", conf->chroot);
 	fprintf(fp, "secrets \"%s\"\n", conf->secrets_path);
@@ -165,12 +177,15 @@ config_print(FILE *fp, const struct gatewayd_conf *conf)
 /*
  * Configuration for the engine: limits, listeners (with a descriptor for
  * each one the parent has just bound, -1 for one the engine already has),
- * components and their aliases.  Never a secret.
+ * the control sockets (at the start), components and their aliases.
+ * Never a secret.
  */
 int
 config_send_engine(struct imsgev *iev, const struct gatewayd_conf *conf)
 {
 	struct gw_listen		*l;
+	struct gw_ctlsock		*cs;
+	struct gw_control_conf		 cc;
 	const struct gw_component	*c;
 	const struct gw_alias		*a;
 
@@ -182,6 +197,16 @@ config_send_engine(struct imsgev *iev, const struct gatewayd_conf *conf)
 		    &l->conf, sizeof(l->conf)) == -1)
 			return (-1);
 		l->fd = -1;	/* imsg closes it once sent */
+	}
+	/* The control sockets, made at the start, go once. */
+	TAILQ_FOREACH(cs, &conf->ctlsocks, entry) {
+		if (cs->fd == -1)
+			continue;
+		cc.restricted = cs->restricted;
+		if (imsgev_compose(iev, IMSG_RECONF_CONTROL, 0, cs->fd, &cc,
+		    sizeof(cc)) == -1)
+			return (-1);
+		cs->fd = -1;	/* imsg closes it once sent */
 	}
 	TAILQ_FOREACH(c, &conf->components, entry) {
 		if (imsgev_compose(iev, IMSG_RECONF_COMPONENT, 0, -1,

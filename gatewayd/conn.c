@@ -206,7 +206,7 @@ conn_unauth_count(void)
 	return (nunauth);
 }
 
-/* Of the connections closed so far. */
+/* Of every connection so far; bytes unacknowledged of those closed. */
 const struct conn_stats *
 conn_totals(void)
 {
@@ -630,6 +630,7 @@ conn_read_once(struct conn *c)
 		return (-1);
 	}
 	c->c_stats.bytes_in += n;
+	totals.bytes_in += n;
 	/* Once closing or over the limit, read only to see the end. */
 	if (!c->c_closing && (c->c_unauth == NULL ||
 	    done <= limits.max_preauth)) {
@@ -687,6 +688,8 @@ conn_queuev(struct conn *c, uint64_t sender, const struct iovec *iov,
 	if (sender != 0) {
 		c->c_stats.stanzas_out++;
 		c->c_stats.bytes_out += len;
+		totals.stanzas_out++;
+		totals.bytes_out += len;
 	}
 }
 
@@ -952,9 +955,6 @@ conn_close(struct conn *c)
 	c->c_dead = 1;
 	conn_count_unacked(c);
 	events->closed(c->c_arg);
-	totals.bytes_in += c->c_stats.bytes_in;
-	totals.bytes_out += c->c_stats.bytes_out;
-	totals.stanzas_out += c->c_stats.stanzas_out;
 	totals.bytes_unacked += c->c_stats.bytes_unacked;
 	conn_unauth_release(c);
 	if (c->c_in_closing) {

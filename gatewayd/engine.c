@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "control.h"
 #include "gatewayd.h"
 #include "listener.h"
 #include "log.h"
@@ -77,7 +78,7 @@ static struct stream_limits	 stream_limits;
 static int			 authd_gone;
 static int			 shutting_down;
 static struct event		 ev_shutdown, ev_tick;
-static uint64_t			 stanzas_in, auth_failures;
+static struct ctl_summary	 counts;	/* what the engine counts */
 static rlim_t			 fd_limit;
 static int			 parent_waits;	/* for a descriptor */
 
@@ -109,7 +110,13 @@ static const struct imsg_handler parent_handlers[] = {
 	{ IMSG_RECONF_ALIAS, "RECONF_ALIAS", sizeof(struct gw_alias_conf), 0,
 	    engine_reconf_alias },
 	{ IMSG_RECONF_DONE, "RECONF_DONE", 0, 0, engine_reconf_done },
-	{ IMSG_PING, "PING", sizeof(struct gw_ping), 0, engine_ping }
+	{ IMSG_PING, "PING", sizeof(struct gw_ping), 0, engine_ping },
+	{ IMSG_RECONF_CONTROL, "RECONF_CONTROL",
+	    sizeof(struct gw_control_conf), IMSGF_FD, control_imsg_socket },
+	{ IMSG_CTL_LINE, "CTL_LINE", sizeof(struct gw_ctl_line), 0,
+	    control_imsg_line },
+	{ IMSG_CTL_END, "CTL_END", sizeof(struct gw_ctl_end), 0,
+	    control_imsg_end }
 };
 static const struct imsg_channel parent_channel = {
 	"the parent", parent_handlers, nitems(parent_handlers), NULL
@@ -119,7 +126,9 @@ static const struct imsg_handler authd_handlers[] = {
 	{ IMSG_AUTH_STREAMID, "AUTH_STREAMID", sizeof(struct gw_auth_streamid),
 	    0, engine_auth_streamid },
 	{ IMSG_AUTH_RESULT, "AUTH_RESULT", sizeof(struct gw_auth_result), 0,
-	    engine_auth_result }
+	    engine_auth_result },
+	{ IMSG_CTL_AUTHD_STATS, "CTL_AUTHD_STATS",
+	    sizeof(struct gw_authd_stats), 0, control_imsg_authd }
 };
 static const struct imsg_channel authd_channel = {
 	"authd", authd_handlers, nitems(authd_handlers),
@@ -216,6 +225,7 @@ engine_main(int debug, int verbose, const char *user, const char *chrootdir)
 	    engine_authd_gone);
 	conn_init(&conn_events);
 	router_init(&router_ops);
+	control_init(&iev_parent, &iev_authd, &counts);
 
 	engine_preinit();
 	proc_child_setup(PROC_ENGINE, user, chrootdir);
@@ -250,7 +260,7 @@ engine_parent_room(void)
 
 	for (;;) {
 		used = ENGINE_FD_USED + listener_count() +
-		    listener_staged_fds() + conn_count();
+		    listener_staged_fds() + control_reserve() + conn_count();
 		if (used + 2 <= fd_limit)
 			break;
 		if (conn_make_room() == -1) {
@@ -349,7 +359,7 @@ engine_apply_limits(void)
 	cl.handshake_timeout = global.handshake_timeout;
 	conn_set_limits(&cl);
 	conn_set_fd_limit(fd_limit > UINT32_MAX ? UINT32_MAX : fd_limit,
-	    ENGINE_FD_FIXED + listener_count());
+	    ENGINE_FD_FIXED + listener_count() + control_reserve());
 	stream_limits.max_preauth = global.max_preauth;
 	stream_limits.max_stanza = global.max_stanza;
 	stream_limits.max_depth = global.max_depth;
@@ -480,7 +490,7 @@ engine_auth_result(struct imsg *imsg, const void *data, void *arg)
 	if (stream_state(st) != STREAM_AUTHWAIT)
 		return;
 	if (res->verdict != AUTH_OK) {
-		auth_failures++;
+		counts.auth_failures++;
 		stream_verdict(st, res->verdict);
 		return;
 	}
@@ -568,6 +578,7 @@ session_new(struct conn *c)
 	}
 	s->s_conn = c;
 	router_route_init(&s->s_route, c, s);
+	counts.accepted++;
 	return (s);
 }
 
@@ -588,6 +599,7 @@ session_refused(char *buf, size_t size, const char *host,
 		condition = "resource-constraint";
 		break;
 	}
+	counts.refused++;
 	if (logsum_allow(host, "refused connections"))
 		log_warnx("connection from %s refused: %s (%u connections, %u "
 		    "unauthenticated)", host, condition, conn_count(),
@@ -706,7 +718,6 @@ session_closed(void *arg)
 	struct session	*s = arg;
 
 	session_log_closed(s);
-	stanzas_in += s->s_route.r_stanzas_in;
 	router_release(&s->s_route);
 	session_auth_forget(s);
 }
@@ -725,6 +736,7 @@ session_shed(void *arg)
 {
 	struct session	*s = arg;
 
+	counts.shed++;
 	stream_error(s->s_stream, "resource-constraint",
 	    "room made for a newcomer");
 }
@@ -875,6 +887,7 @@ engine_tick(int fd, short event, void *arg)
 	if (released > 0)
 		compat_release_memory();
 	imsgev_resume(&iev_parent);
+	control_tick();
 	logsum_tick();
 	conn_flush_all();
 	evtimer_add(&ev_tick, &tv);
@@ -924,14 +937,14 @@ engine_exit(void)
 	    "jid-malformed, %llu remote-server-not-found, %llu "
 	    "remote-server-timeout), %llu takeovers, %llu failed handshakes, "
 	    "%llu bytes written never acknowledged",
-	    (unsigned long long)stanzas_in,
+	    (unsigned long long)rs->stanzas_in,
 	    (unsigned long long)conn_totals()->stanzas_out,
 	    (unsigned long long)rs->bounces,
 	    (unsigned long long)rs->bounce_malformed,
 	    (unsigned long long)rs->bounce_not_found,
 	    (unsigned long long)rs->bounce_timeout,
 	    (unsigned long long)rs->takeovers,
-	    (unsigned long long)auth_failures,
+	    (unsigned long long)counts.auth_failures,
 	    (unsigned long long)conn_totals()->bytes_unacked);
 	/* The parent reads until we are gone: our last lines reach it. */
 	(void)imsgbuf_flush(&iev_parent.ibuf);

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <netinet/in.h>
@@ -60,15 +61,21 @@ static struct event		 ev_sighup, ev_sigterm, ev_sigint;
 static struct event		 ev_grace, ev_ping;
 static int			 shutting_down;
 static int			 exit_status;
+static pid_t			 parent_pid;
+static uint64_t			 ctl_reload_id;	/* while gatewayctl reloads */
+static char			 ctl_paths[GW_CTLSOCK_MAX][GW_CTLSOCK_PATH_MAX];
+static size_t			 nctl_paths;
 
 static __dead void	usage(void);
 static void		parent_sig_handler(int, short, void *);
 static void		parent_child_ack(struct imsg *, const void *, void *);
 static void		parent_child_pong(struct imsg *, const void *, void *);
 static void		parent_child_log(struct imsg *, const void *, void *);
+static void		parent_ctl_reload(struct imsg *, const void *, void *);
+static void		parent_ctl_verbose(struct imsg *, const void *, void *);
 static void		parent_ping(int, short, void *);
 static void		parent_child_gone(struct imsgev *);
-static void		parent_reload(void);
+static int		parent_reload(void);
 static void		parent_shutdown(int);
 static void		parent_grace_expired(int, short, void *);
 static void		parent_reap(struct child *);
@@ -77,7 +84,11 @@ static const struct imsg_handler child_handlers[] = {
 	{ IMSG_RECONF_ACK, "RECONF_ACK", 0, 0, parent_child_ack },
 	{ IMSG_PONG, "PONG", sizeof(struct gw_ping), 0, parent_child_pong },
 	{ IMSG_LOG, "LOG", sizeof(struct gw_log) + 1, IMSGF_MIN,
-	    parent_child_log }
+	    parent_child_log },
+	{ IMSG_CTL_RELOAD, "CTL_RELOAD", sizeof(struct gw_ctl_req), 0,
+	    parent_ctl_reload },
+	{ IMSG_CTL_VERBOSE, "CTL_VERBOSE", sizeof(struct gw_ctl_verbose), 0,
+	    parent_ctl_verbose }
 };
 static const struct imsg_channel child_channels[PROC_MAX] = {
 	[PROC_ENGINE] = { "the engine", child_handlers,
@@ -87,6 +98,10 @@ static const struct imsg_channel child_channels[PROC_MAX] = {
 };
 static int		parent_bind(struct gatewayd_conf *,
 			    const struct gatewayd_conf *);
+static int		parent_ctlsocks(struct gatewayd_conf *);
+static void		parent_ctlsocks_remove(void);
+static void		parent_ctlsocks_check(const struct gatewayd_conf *);
+static void		parent_ctl_line(int, const char *);
 static void		parent_check_privsep(const struct gatewayd_conf *);
 static void		parent_send_config(struct gatewayd_conf *);
 
@@ -178,7 +193,8 @@ main(int argc, char *argv[])
 	parent_check_privsep(conf);
 
 	/* Errors binding still reach the terminal. */
-	if (parent_bind(conf, NULL) == -1)
+	parent_pid = getpid();
+	if (parent_bind(conf, NULL) == -1 || parent_ctlsocks(conf) == -1)
 		exit(1);
 	log_init(debug, LOG_DAEMON);
 	log_setverbose(verbose);
@@ -363,7 +379,7 @@ parent_bind(struct gatewayd_conf *newconf, const struct gatewayd_conf *old)
 	return (0);
 }
 
-static void
+static int
 parent_reload(void)
 {
 	struct gatewayd_conf	*newconf;
@@ -371,7 +387,7 @@ parent_reload(void)
 	log_info("reloading configuration from %s", conffile);
 	if ((newconf = parse_config(conffile, 0)) == NULL) {
 		log_warnx("configuration not reloaded, keeping the old one");
-		return;
+		return (-1);
 	}
 	if (strcmp(newconf->user, conf->user) != 0 ||
 	    strcmp(newconf->chroot, conf->chroot) != 0) {
@@ -381,15 +397,180 @@ parent_reload(void)
 		strlcpy(newconf->chroot, conf->chroot,
 		    sizeof(newconf->chroot));
 	}
+	parent_ctlsocks_check(newconf);
 	if (parent_bind(newconf, conf) == -1) {
 		log_warnx("configuration not reloaded, keeping the old one");
 		config_free(newconf);
-		return;
+		return (-1);
 	}
 	newconf->global.verbose = log_getverbose();
 	parent_send_config(newconf);
 	config_free(conf);
 	conf = newconf;
+	return (0);
+}
+
+/*
+ * gatewayctl reload: the reload, with every warning and error it logs
+ * sent back, a line each, then whether it took.
+ */
+static void
+parent_ctl_reload(struct imsg *imsg, const void *data, void *arg)
+{
+	const struct gw_ctl_req	*req = data;
+	struct gw_ctl_end	 end;
+	int			 ret = -1;
+
+	(void)imsg;
+	(void)arg;
+	memset(&end, 0, sizeof(end));
+	end.ctl_id = ctl_reload_id = req->ctl_id;
+	if (!shutting_down) {
+		log_set_tee(parent_ctl_line);
+		ret = parent_reload();
+		log_set_tee(NULL);
+	}
+	end.status = ret == 0 ? 0 : 1;
+	strlcpy(end.message, shutting_down ? "shutting down" : ret == 0 ?
+	    "reloaded" : "configuration not reloaded, keeping the old one",
+	    sizeof(end.message));
+	if (imsgev_compose(&children[PROC_ENGINE].iev, IMSG_CTL_END, 0, -1,
+	    &end, sizeof(end)) == -1)
+		fatal("imsgev_compose");
+}
+
+/* A line the reload logged, for gatewayctl; what was not sent is lost. */
+static void
+parent_ctl_line(int pri, const char *line)
+{
+	struct gw_ctl_line	l;
+
+	if (pri > LOG_WARNING)
+		return;
+	memset(&l, 0, sizeof(l));
+	l.ctl_id = ctl_reload_id;
+	strlcpy(l.line, line, sizeof(l.line));
+	(void)imsgev_compose(&children[PROC_ENGINE].iev, IMSG_CTL_LINE, 0, -1,
+	    &l, sizeof(l));
+}
+
+/* gatewayctl log verbose|brief: ours, and authd's (the engine has it). */
+static void
+parent_ctl_verbose(struct imsg *imsg, const void *data, void *arg)
+{
+	const struct gw_ctl_verbose	*v = data;
+
+	(void)imsg;
+	(void)arg;
+	log_setverbose(v->verbose);
+	log_info("logging %s", v->verbose ? "verbose" : "brief");
+	if (children[PROC_AUTHD].alive &&
+	    imsgev_compose(&children[PROC_AUTHD].iev, IMSG_CTL_VERBOSE, 0, -1,
+	    v, sizeof(*v)) == -1)
+		fatal("imsgev_compose");
+}
+
+/*
+ * The control sockets, made once at the start (the engine keeps them):
+ * one that answers belongs to a gatewayd that runs, and is not taken
+ * from it.  Owner root, mode 0660.
+ */
+static int
+parent_ctlsock(struct gw_ctlsock *cs)
+{
+	struct sockaddr_un	 sun;
+	mode_t			 old;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, cs->path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		log_warnx("control socket %s: path too long", cs->path);
+		return (-1);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		log_warnx("control socket %s: in use by a running gatewayd",
+		    cs->path);
+		close(fd);
+		return (-1);
+	}
+	close(fd);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
+		fatal("socket");
+	if (unlink(cs->path) == -1 && errno != ENOENT) {
+		log_warn("control socket %s", cs->path);
+		close(fd);
+		return (-1);
+	}
+	old = umask(S_IXUSR | S_IXGRP | S_IRWXO);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		log_warn("control socket %s", cs->path);
+		umask(old);
+		close(fd);
+		return (-1);
+	}
+	umask(old);
+	if (chmod(cs->path, 0660) == -1 || listen(fd, 16) == -1) {
+		log_warn("control socket %s", cs->path);
+		(void)unlink(cs->path);
+		close(fd);
+		return (-1);
+	}
+	strlcpy(ctl_paths[nctl_paths++], cs->path, sizeof(ctl_paths[0]));
+	cs->fd = fd;
+	return (0);
+}
+
+/* Every control socket, or none: the daemon does not start without. */
+static int
+parent_ctlsocks(struct gatewayd_conf *c)
+{
+	struct gw_ctlsock	*cs;
+	int			 ret = 0;
+
+	TAILQ_FOREACH(cs, &c->ctlsocks, entry)
+		if (parent_ctlsock(cs) == -1)
+			ret = -1;
+	if (ret == 0)
+		atexit(parent_ctlsocks_remove);
+	else
+		parent_ctlsocks_remove();
+	return (ret);
+}
+
+/* At the parent's exit (not a child's, between its fork and exec). */
+static void
+parent_ctlsocks_remove(void)
+{
+	size_t	i;
+
+	if (getpid() != parent_pid)
+		return;
+	for (i = 0; i < nctl_paths; i++)
+		(void)unlink(ctl_paths[i]);
+	nctl_paths = 0;
+}
+
+/* A reload keeps the control sockets; another set waits for a restart. */
+static void
+parent_ctlsocks_check(const struct gatewayd_conf *newconf)
+{
+	const struct gw_ctlsock	*a, *b;
+
+	a = TAILQ_FIRST(&conf->ctlsocks);
+	b = TAILQ_FIRST(&newconf->ctlsocks);
+	for (; a != NULL && b != NULL; a = TAILQ_NEXT(a, entry),
+	    b = TAILQ_NEXT(b, entry))
+		if (strcmp(a->path, b->path) != 0 ||
+		    a->restricted != b->restricted)
+			break;
+	if (a != NULL || b != NULL)
+		log_warnx("new control sockets take effect only after a "
+		    "restart");
 }
 
 static void

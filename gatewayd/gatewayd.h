@@ -40,6 +40,9 @@
 #ifndef GATEWAYD_CHROOT
 #define GATEWAYD_CHROOT		"/var/empty"
 #endif
+#ifndef GATEWAYD_SOCKET
+#define GATEWAYD_SOCKET		"/var/run/gatewayd.sock"
+#endif
 #define GATEWAYD_USER		"_gatewayd"
 #define GATEWAYD_PORT		5347
 
@@ -99,9 +102,22 @@ struct gw_secret {
 };
 TAILQ_HEAD(gw_secrets, gw_secret);
 
+/* A control socket: the parent makes it, the engine answers on it. */
+#define GW_CTLSOCK_MAX		4
+#define GW_CTLSOCK_PATH_MAX	104	/* sun_path, everywhere */
+
+struct gw_ctlsock {
+	TAILQ_ENTRY(gw_ctlsock)	 entry;
+	char			 path[GW_CTLSOCK_PATH_MAX];
+	int			 restricted;	/* show commands only */
+	int			 fd;
+};
+TAILQ_HEAD(gw_ctlsocks, gw_ctlsock);
+
 struct gatewayd_conf {
 	struct gw_global	 global;
 	struct gw_listens	 listeners;
+	struct gw_ctlsocks	 ctlsocks;
 	struct gw_components	 components;
 	struct gw_secrets	 secrets;
 	char			 user[GW_USER_MAX];

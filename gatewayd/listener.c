@@ -49,6 +49,7 @@ struct listener {
 	struct event		 pause;
 	int			 armed;
 	int			 paused;
+	uint64_t		 accepted;	/* carried over a reload */
 };
 TAILQ_HEAD(listeners, listener);
 
@@ -107,6 +108,17 @@ listener_count(void)
 	return (nrunning);
 }
 
+/* Each running listener: its address, connections accepted, paused. */
+void
+listener_walk(void (*fn)(const struct sockaddr_storage *, uint64_t, int,
+    void *), void *arg)
+{
+	struct listener	*l;
+
+	TAILQ_FOREACH(l, &running, entry)
+		fn(&l->conf.ss, l->accepted, l->paused, arg);
+}
+
 /* Descriptors the staged listeners hold, besides the running ones. */
 size_t
 listener_staged_fds(void)
@@ -151,6 +163,7 @@ listener_commit(void)
 		if (old == NULL || old->fd == -1)
 			fatalx("no socket for listener %s", addr);
 		l->fd = old->fd;
+		l->accepted = old->accepted;
 		old->fd = -1;
 	}
 	TAILQ_FOREACH(old, &running, entry)
@@ -221,6 +234,7 @@ listener_accept(int fd, short event, void *arg)
 	(void)event;
 	if ((s = accept4(fd, (struct sockaddr *)&ss, &len,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
+		l->accepted++;
 		conn_new(s, &ss, len);
 		conn_flush_all();
 		return;

@@ -18,6 +18,7 @@
 #define LISTENER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "msg.h"
 
@@ -27,5 +28,7 @@ void	listener_stage(const struct gw_listen_conf *, int);
 void	listener_commit(void);
 size_t	listener_count(void);
 size_t	listener_staged_fds(void);
+void	listener_walk(void (*)(const struct sockaddr_storage *, uint64_t,
+	    int, void *), void *);
 
 #endif /* LISTENER_H */

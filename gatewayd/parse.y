@@ -73,6 +73,7 @@ static struct gw_component	 badcomp;	/* holds a bad block's options */
 static int			 errors;
 static int			 lex_error;	/* reported, skip "syntax error" */
 static int			 parse_flags;
+static int			 ctlsock_main;	/* an unrestricted one given */
 
 static struct file	*pushfile(const char *);
 static int		 popfile(void);
@@ -95,6 +96,8 @@ static int		 findeol(void);
 static int		 symset(const char *, const char *, int);
 static char		*symget(const char *);
 static int		 add_listener(const char *, long long);
+static int		 add_ctlsock(const char *, int);
+static int		 ctlsock_default(void);
 static void		 add_component(const char *);
 static int		 add_alias(const char *);
 static int		 check_name(const char *, char *);
@@ -119,13 +122,13 @@ typedef struct {
 %}
 
 %token	ADDRESS ALIAS ATTRIBUTES CHECKS CHROOT COMPONENT CONFLICT CONNECTIONS
-%token	DEFAULT DEPTH FAILURES HANDSHAKE HOLDDOWN IDLE INCLUDE LISTEN MAX
-%token	NAME ON PER PORT PREAUTH QUEUE REJECT REPLACE ROUTE SECRETS SIZE
-%token	STANZA TAKEOVERS TIMEOUT UNAUTHENTICATED USER
+%token	CONTROL DEFAULT DEPTH FAILURES HANDSHAKE HOLDDOWN IDLE INCLUDE LISTEN
+%token	MAX NAME ON PER PORT PREAUTH QUEUE REJECT REPLACE RESTRICTED ROUTE
+%token	SECRETS SIZE SOCKET STANZA TAKEOVERS TIMEOUT UNAUTHENTICATED USER
 %token	ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
-%type	<v.number>	port timeout peraddr holddown
+%type	<v.number>	port timeout peraddr holddown restricted
 %type	<v.string>	string
 /* What error recovery throws away is freed, not leaked. */
 %destructor	{ free($$); }	STRING string
@@ -215,6 +218,10 @@ timeout		: NUMBER			{
 		}
 		;
 
+restricted	: /* empty */			{ $$ = 0; }
+		| RESTRICTED			{ $$ = 1; }
+		;
+
 peraddr		: /* empty */			{
 			$$ = GW_MAX_UNAUTH_PER_ADDR;
 		}
@@ -245,6 +252,13 @@ main		: LISTEN ON STRING port		{
 				YYERROR;
 			}
 			FREE_ARG($2);
+		}
+		| CONTROL SOCKET STRING restricted	{
+			if (add_ctlsock($3, $4) == -1) {
+				FREE_ARG($3);
+				YYERROR;
+			}
+			FREE_ARG($3);
 		}
 		| CHROOT STRING			{
 			if ($2[0] == '\0' || resolve_path(file->name, $2,
@@ -505,6 +519,7 @@ lookup(char *s)
 		{ "component",		COMPONENT },
 		{ "conflict",		CONFLICT },
 		{ "connections",	CONNECTIONS },
+		{ "control",		CONTROL },
 		{ "default",		DEFAULT },
 		{ "depth",		DEPTH },
 		{ "failures",		FAILURES },
@@ -522,9 +537,11 @@ lookup(char *s)
 		{ "queue",		QUEUE },
 		{ "reject",		REJECT },
 		{ "replace",		REPLACE },
+		{ "restricted",		RESTRICTED },
 		{ "route",		ROUTE },
 		{ "secrets",		SECRETS },
 		{ "size",		SIZE },
+		{ "socket",		SOCKET },
 		{ "stanza",		STANZA },
 		{ "takeovers",		TAKEOVERS },
 		{ "timeout",		TIMEOUT },
@@ -888,6 +905,7 @@ parse_config(const char *filename, int flags)
 
 	parse_flags = flags;
 	errors = 0;
+	ctlsock_main = 0;
 	conf = config_new();
 	if (strlcpy(conf->conf_path, filename, sizeof(conf->conf_path)) >=
 	    sizeof(conf->conf_path)) {
@@ -930,6 +948,9 @@ parse_config(const char *filename, int flags)
 		if (add_listener("127.0.0.1", GATEWAYD_PORT) == -1)
 			errors++;
 	}
+	/* There is always a socket for every command. */
+	if (!ctlsock_main && errors == 0 && ctlsock_default() == -1)
+		errors++;
 	parse_secrets();
 	if (errors) {
 		config_free(conf);
@@ -993,6 +1014,71 @@ symget(const char *name)
 			return (sym->value);
 		}
 	return (NULL);
+}
+
+/*
+ * A control socket: one for every command (the last one given, else the
+ * default), and up to a few restricted ones beside it.
+ */
+static int
+add_ctlsock(const char *path, int restricted)
+{
+	struct gw_ctlsock	*cs, *other;
+	char			 full[PATH_MAX];
+	int			 n = 0;
+
+	if (path[0] == '\0' || resolve_path(file->name, path, full,
+	    sizeof(full)) == -1 ||
+	    strlen(full) >= sizeof(cs->path)) {
+		yyerror("invalid control socket path \"%s\" (at most %zu "
+		    "bytes)", path, sizeof(cs->path) - 1);
+		return (-1);
+	}
+	TAILQ_FOREACH(other, &conf->ctlsocks, entry) {
+		if (strcmp(other->path, full) == 0) {
+			yyerror("control socket %s given twice", full);
+			return (-1);
+		}
+		n++;
+	}
+	if (!restricted && ctlsock_main) {
+		yyerror("only one control socket may be unrestricted");
+		return (-1);
+	}
+	if (n >= GW_CTLSOCK_MAX) {
+		yyerror("at most %d control sockets", GW_CTLSOCK_MAX);
+		return (-1);
+	}
+	if ((cs = calloc(1, sizeof(*cs))) == NULL)
+		fatal("%s", __func__);
+	strlcpy(cs->path, full, sizeof(cs->path));
+	cs->restricted = restricted;
+	cs->fd = -1;
+	if (!restricted)
+		ctlsock_main = 1;
+	TAILQ_INSERT_TAIL(&conf->ctlsocks, cs, entry);
+	return (0);
+}
+
+/* The unrestricted control socket, where none was given. */
+static int
+ctlsock_default(void)
+{
+	struct gw_ctlsock	*cs;
+
+	TAILQ_FOREACH(cs, &conf->ctlsocks, entry)
+		if (strcmp(cs->path, GATEWAYD_SOCKET) == 0) {
+			log_warnx("%s: control socket %s is restricted, and "
+			    "no other is given for every command",
+			    conf->conf_path, GATEWAYD_SOCKET);
+			return (-1);
+		}
+	if ((cs = calloc(1, sizeof(*cs))) == NULL)
+		fatal("%s", __func__);
+	strlcpy(cs->path, GATEWAYD_SOCKET, sizeof(cs->path));
+	cs->fd = -1;
+	TAILQ_INSERT_TAIL(&conf->ctlsocks, cs, entry);
+	return (0);
 }
 
 static int

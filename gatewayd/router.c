@@ -51,6 +51,7 @@ struct rcomp {
 	time_t			 flap_start;
 	uint32_t		 flap_count;
 	time_t			 flap_holddown;
+	struct router_counts	 counts;	/* of the streams unbound */
 };
 TAILQ_HEAD(rcomps, rcomp);
 
@@ -238,6 +239,7 @@ router_stage_commit(const struct gw_global *g)
 			comp->flap_start = old->flap_start;
 			comp->flap_count = old->flap_count;
 			comp->flap_holddown = old->flap_holddown;
+			comp->counts = old->counts;
 			if (comp->bound != NULL)
 				comp->bound->r_comp = comp;
 		} else if (old->bound != NULL)
@@ -362,6 +364,7 @@ router_bind(struct route *r, const char *domain)
 		    comp->conf.name, (unsigned long long)id,
 		    (unsigned long long)conn_id(old->r_conn));
 		stats.takeovers++;
+		comp->counts.takeovers++;
 		/* Not left to the owner: the name is this one's now. */
 		router_unbind(old);
 		router_end(old, "conflict", "replaced by connection %llu",
@@ -369,17 +372,102 @@ router_bind(struct route *r, const char *domain)
 	}
 	comp->bound = r;
 	r->r_comp = comp;
+	comp->counts.streams++;
+	comp->counts.since = time(NULL);
 	log_info("connection %llu from %s binds %s", (unsigned long long)id,
 	    conn_peername(r->r_conn), comp->conf.name);
 	return (0);
 }
 
+/* What the stream r did, added to counts. */
+static void
+router_add_counts(struct router_counts *counts, const struct route *r)
+{
+	const struct conn_stats	*cs = conn_stats(r->r_conn);
+
+	counts->stanzas_in += r->r_stanzas_in;
+	counts->stanzas_out += cs->stanzas_out;
+	counts->bytes_in += cs->bytes_in;
+	counts->bytes_out += cs->bytes_out;
+	counts->bounces += r->r_bounces;
+}
+
+/* The name goes; what the stream did stays with the component. */
 void
 router_unbind(struct route *r)
 {
-	if (r->r_comp != NULL && r->r_comp->bound == r)
+	if (r->r_comp != NULL && r->r_comp->bound == r) {
+		router_add_counts(&r->r_comp->counts, r);
 		r->r_comp->bound = NULL;
+	}
 	r->r_comp = NULL;
+}
+
+/*
+ * The configured components in order (or the one named), each as a view
+ * for fn.  Returns how many there were.
+ */
+size_t
+router_walk(const char *name, void (*fn)(const struct router_comp_view *,
+    void *), void *arg)
+{
+	struct router_comp_view	 v;
+	struct rcomp		*comp;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(comp, &running->comps, entry) {
+		if (name != NULL && strcmp(name, comp->conf.name) != 0)
+			continue;
+		v.name = comp->conf.name;
+		v.aliases = comp->aliases;
+		v.naliases = comp->naliases;
+		v.bound = comp->bound;
+		v.counts = comp->counts;
+		if (comp->bound != NULL)
+			router_add_counts(&v.counts, comp->bound);
+		fn(&v, arg);
+		n++;
+	}
+	return (n);
+}
+
+size_t
+router_count(void)
+{
+	struct rcomp	*comp;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(comp, &running->comps, entry)
+		n++;
+	return (n);
+}
+
+size_t
+router_bound_count(void)
+{
+	struct rcomp	*comp;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(comp, &running->comps, entry)
+		n += comp->bound != NULL;
+	return (n);
+}
+
+/*
+ * The administrator ends the stream of the component name: -1 if there
+ * is no such component, 0 if none is connected, 1 if it was ended.
+ */
+int
+router_kick(const char *name, const char *reason)
+{
+	struct rcomp	*comp;
+
+	if ((comp = rtable_find(running, name)) == NULL)
+		return (-1);
+	if (comp->bound == NULL)
+		return (0);
+	ops->end(comp->bound, "policy-violation", reason);
+	return (1);
 }
 
 /*
@@ -497,6 +585,7 @@ router_stanza(struct route *r, const struct stanza *s)
 		router_deliver(r, dest, s);
 	}
 	r->r_stanzas_in++;
+	stats.stanzas_in++;
 	/* Bounces pile up for a sender that does not read: it waits too. */
 	if (conn_queued(r->r_conn) >= g->max_queue) {
 		router_block(r, r);
@@ -572,6 +661,9 @@ router_release(struct route *r)
 void
 router_stalled(struct route *dest, const char *why)
 {
+	stats.stalls++;
+	if (dest->r_comp != NULL)
+		dest->r_comp->counts.stalls++;
 	router_bounce_queue(dest);
 	router_end(dest, "resource-constraint", "%s for %u seconds", why,
 	    running->global.queue_timeout);

@@ -59,11 +59,35 @@ struct router_ops {
 };
 
 struct router_stats {
+	uint64_t	 stanzas_in;		/* routed or bounced */
 	uint64_t	 bounces;
 	uint64_t	 bounce_malformed;	/* jid-malformed */
 	uint64_t	 bounce_not_found;	/* remote-server-not-found */
 	uint64_t	 bounce_timeout;	/* remote-server-timeout */
 	uint64_t	 takeovers;
+	uint64_t	 stalls;		/* ended for not reading */
+};
+
+/* What the streams of one component did, since the engine started. */
+struct router_counts {
+	uint64_t	 stanzas_in;
+	uint64_t	 stanzas_out;
+	uint64_t	 bytes_in;
+	uint64_t	 bytes_out;
+	uint64_t	 stalls;
+	uint64_t	 takeovers;
+	uint64_t	 bounces;	/* sent to it */
+	uint64_t	 streams;	/* authenticated */
+	time_t		 since;		/* time(3) of the last one */
+};
+
+/* A configured component, as router_walk shows it. */
+struct router_comp_view {
+	const char			*name;
+	const struct gw_alias_conf	*aliases;
+	size_t				 naliases;
+	const struct route		*bound;		/* NULL: not connected */
+	struct router_counts		 counts;	/* the bound one's too */
 };
 
 void		 router_init(const struct router_ops *);
@@ -73,6 +97,11 @@ void		 router_stage_alias(const struct gw_alias_conf *);
 void		 router_stage_commit(const struct gw_global *);
 int		 router_known(const char *);
 const struct router_stats *router_stats(void);
+size_t		 router_walk(const char *, void (*)(const struct
+		    router_comp_view *, void *), void *);
+size_t		 router_count(void);
+size_t		 router_bound_count(void);
+int		 router_kick(const char *, const char *);
 
 void		 router_route_init(struct route *, struct conn *, void *);
 int		 router_bind(struct route *, const char *);

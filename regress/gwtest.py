@@ -260,6 +260,7 @@ class Daemon:
         self.logpath = os.path.join(self.dir, name + '.log')
         self.confpath = os.path.join(self.dir, name + '.conf')
         self.secretspath = os.path.join(self.dir, name + '.secrets')
+        self.ctlpath = os.path.join(self.dir, name + '.sock')
         for _, s in self.secrets:
             SENT_SECRETS.add(s)
 
@@ -276,6 +277,7 @@ class Daemon:
         with open(self.confpath, 'w') as f:
             for a in self.addresses():
                 f.write('listen on %s port %d\n' % (a, self.port))
+            f.write('control socket "%s"\n' % self.ctlpath)
             f.write('chroot "%s"\n' % os.path.join(self.dir, 'empty'))
             f.write('secrets "%s"\n' % self.secretspath)
             for line in self.lines + self.components:
@@ -288,7 +290,7 @@ class Daemon:
         ensure_user()
         if not os.path.isdir(self.dir):
             d = scratch()
-            for attr in ('logpath', 'confpath', 'secretspath'):
+            for attr in ('logpath', 'confpath', 'secretspath', 'ctlpath'):
                 setattr(self, attr, os.path.join(
                     d, os.path.basename(getattr(self, attr))))
             self.dir = d

@@ -119,6 +119,7 @@ write_config() {	# write_config PORT [EXTRA LINES]
 	_port=$1; shift
 	{
 		echo "listen on 127.0.0.1 port $_port"
+		echo "control socket \"$SCRATCH/ctl.sock\""
 		echo "chroot \"$SCRATCH/empty\""
 		echo "secrets \"$SCRATCH/secrets\""
 		echo "component \"a.example.org\""

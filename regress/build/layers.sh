@@ -13,7 +13,7 @@ if ! command -v nm >/dev/null 2>&1; then
 	finish
 fi
 for f in outq inbuf conn listener splice stream_text stream stream_xml \
-    bounce router engine; do
+    bounce router control engine; do
 	if [ ! -f "$O/gatewayd/$f.o" ]; then
 		notok "layers: $O/gatewayd/$f.o missing"
 		finish
@@ -35,7 +35,7 @@ def defined(path):
     return {l.split()[-1] for l in out.splitlines() if l.strip()}
 
 engine = ['outq', 'inbuf', 'conn', 'listener', 'splice', 'stream_text',
-          'stream', 'bounce', 'router', 'engine']
+          'stream', 'bounce', 'router', 'control', 'engine']
 # A module is one object, or a few that share a private header.
 parts = {m: [m] for m in engine}
 parts['stream'] = ['stream', 'stream_xml']
@@ -64,7 +64,9 @@ allowed = {
     'listener': {'conn'}, 'splice': set(),
     'stream_text': set(), 'stream': {'splice', 'stream_text'},
     'bounce': set(), 'router': {'conn', 'bounce'},
-    'engine': {'conn', 'listener', 'stream', 'stream_text', 'router'},
+    'control': {'conn', 'listener', 'router'},
+    'engine': {'conn', 'listener', 'stream', 'stream_text', 'router',
+               'control'},
 }
 for m in engine:
     extra = uses[m] - allowed[m]

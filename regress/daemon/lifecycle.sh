@@ -18,7 +18,7 @@ fi
 echo "this is not a configuration" >> "$SCRATCH/gw.conf"
 kill -HUP "$DAEMON_PID"
 check "reload with errors names the line" wait_for 10 \
-    log_has "gw.conf:5: syntax error"
+    log_has "gw.conf:6: syntax error"
 check "reload with errors keeps the old configuration" wait_for 10 \
     log_has "configuration not reloaded, keeping the old one"
 check "daemon still runs after a bad reload" kill -0 "$DAEMON_PID"

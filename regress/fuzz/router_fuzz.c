@@ -83,6 +83,7 @@ struct conn {
 	size_t		 nrecs, bytes;
 	int		 queued_set, watching, stalled;
 	size_t		 queued;
+	struct conn_stats st;		/* what conn_stats says */
 };
 
 /* What a parse of one element found. */
@@ -392,6 +393,12 @@ uint64_t
 conn_id(const struct conn *c)
 {
 	return (c->id);
+}
+
+const struct conn_stats *
+conn_stats(const struct conn *c)
+{
+	return (&c->st);
 }
 
 const char *

@@ -70,6 +70,7 @@ struct conn {
 	size_t		 watch_mark;
 	int		 stalled;
 	unsigned int	 stall_secs;
+	struct conn_stats st;		/* what conn_stats says */
 };
 
 struct fstream {
@@ -160,6 +161,12 @@ uint64_t
 conn_id(const struct conn *c)
 {
 	return (c->id);
+}
+
+const struct conn_stats *
+conn_stats(const struct conn *c)
+{
+	return (&c->st);
 }
 
 const char *
