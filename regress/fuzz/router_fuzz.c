@@ -94,6 +94,7 @@ struct xread {
 	char		*from, *to, *id, *type;
 	int		 lang;
 	char		 prefixes[256];	/* " p q " declared on it */
+	int		 own_default;	/* it declares a default namespace */
 	XML_Parser	 p;
 };
 
@@ -231,6 +232,8 @@ x_nsdecl(void *arg, const XML_Char *prefix, const XML_Char *uri)
 	size_t		 n = strlen(x->prefixes);
 
 	(void)uri;
+	if (x->depth == 1 && prefix == NULL)
+		x->own_default = 1;
 	if (x->depth == 1 && prefix != NULL)
 		snprintf(x->prefixes + n, sizeof(x->prefixes) - n, "%s%s ",
 		    n == 0 ? " " : "", prefix);
@@ -408,15 +411,6 @@ conn_peername(const struct conn *c)
 	return ("192.0.2.9:4711");
 }
 
-/* Does the bounce's start tag declare a default namespace? */
-static int
-bounce_own_default(const char *p, size_t len)
-{
-	const char	*end = memchr(p, '>', len);
-
-	return (end != NULL && memmem(p, end - p, " xmlns='", 8) != NULL);
-}
-
 static void
 check_bounce(struct session *s, const char *p, size_t len)
 {
@@ -442,7 +436,7 @@ check_bounce(struct session *s, const char *p, size_t len)
 	if (stanza_kind(x.name) != 0)
 		n = snprintf(tail, sizeof(tail), "<error%s type='%s' by='" GW
 		    "'><%s xmlns='" NS_STANZAS "'/></error></%.*s>",
-		    bounce_own_default(p, len) ? " xmlns='" NS_COMPONENT "'" : "",
+		    x.own_default ? " xmlns='" NS_COMPONENT "'" : "",
 		    etype, cond, (int)strcspn(p + 1, " \t\r\n/>"), p + 1);
 	if (n == 0 || !same(x.type, "error") || (size_t)n > len ||
 	    memcmp(p + len - n, tail, n) != 0)
