@@ -406,7 +406,8 @@ control_kick(struct control_conn *c, const char *name)
 	switch (name[0] == '\0' ? -1 : router_kick(name,
 	    "kicked by the administrator")) {
 	case -1:
-		control_end(c, 1, "no such component");
+		snprintf(msg, sizeof(msg), "%s: no such component", name);
+		control_end(c, 1, msg);
 		break;
 	case 0:
 		snprintf(msg, sizeof(msg), "%s is not connected", name);
@@ -428,7 +429,7 @@ control_request(struct control_conn *c, struct imsg *imsg)
 	struct ctl_verbose	 v;
 	uint32_t		 type = imsg_get_type(imsg);
 	size_t			 len = imsg_get_len(imsg), want = 0;
-	char			 name[GW_NAME_MAX];
+	char			 name[GW_NAME_MAX], msg[GW_NAME_MAX + 32];
 
 	if (imsg_get_id(imsg) != GW_CTL_VERSION) {
 		control_end(c, 1, "gatewayctl and gatewayd differ in version");
@@ -458,9 +459,11 @@ control_request(struct control_conn *c, struct imsg *imsg)
 		if (control_name(imsg, name) == -1)
 			return (-1);
 		if (name[0] == '\0' ||
-		    router_walk(name, control_component, c) == 0)
-			control_end(c, 1, "no such component");
-		else
+		    router_walk(name, control_component, c) == 0) {
+			snprintf(msg, sizeof(msg), "%s: no such component",
+			    name);
+			control_end(c, 1, msg);
+		} else
 			control_end(c, 0, "");
 		break;
 	case CTL_SHOW_LISTENERS:

@@ -44,6 +44,7 @@
 #define PARENT_SHUTDOWN_GRACE	15	/* seconds children get to finish */
 #define PARENT_PING_INTERVAL	2	/* seconds between pings of a child */
 #define PARENT_PING_TIMEOUT	5	/* seconds of silence worth a warning */
+#define PARENT_RELOAD_REFUSED	"configuration not reloaded, keeping the old one"
 
 struct child {
 	struct imsgev	 iev;
@@ -386,7 +387,7 @@ parent_reload(void)
 
 	log_info("reloading configuration from %s", conffile);
 	if ((newconf = parse_config(conffile, 0)) == NULL) {
-		log_warnx("configuration not reloaded, keeping the old one");
+		log_warnx("%s", PARENT_RELOAD_REFUSED);
 		return (-1);
 	}
 	if (strcmp(newconf->user, conf->user) != 0 ||
@@ -399,7 +400,7 @@ parent_reload(void)
 	}
 	parent_ctlsocks_check(newconf);
 	if (parent_bind(newconf, conf) == -1) {
-		log_warnx("configuration not reloaded, keeping the old one");
+		log_warnx("%s", PARENT_RELOAD_REFUSED);
 		config_free(newconf);
 		return (-1);
 	}
@@ -432,8 +433,7 @@ parent_ctl_reload(struct imsg *imsg, const void *data, void *arg)
 	}
 	end.status = ret == 0 ? 0 : 1;
 	strlcpy(end.message, shutting_down ? "shutting down" : ret == 0 ?
-	    "reloaded" : "configuration not reloaded, keeping the old one",
-	    sizeof(end.message));
+	    "reloaded" : PARENT_RELOAD_REFUSED, sizeof(end.message));
 	if (imsgev_compose(&children[PROC_ENGINE].iev, IMSG_CTL_END, 0, -1,
 	    &end, sizeof(end)) == -1)
 		fatal("imsgev_compose");
@@ -445,7 +445,8 @@ parent_ctl_line(int pri, const char *line)
 {
 	struct gw_ctl_line	l;
 
-	if (pri > LOG_WARNING)
+	/* The last one is the answer's own. */
+	if (pri > LOG_WARNING || strcmp(line, PARENT_RELOAD_REFUSED) == 0)
 		return;
 	memset(&l, 0, sizeof(l));
 	l.ctl_id = ctl_reload_id;
