@@ -9,6 +9,12 @@ SBINDIR ?=	$(PREFIX)/sbin
 MANDIR ?=	$(PREFIX)/share/man
 EXAMPLEDIR ?=	$(PREFIX)/share/examples/gatewayd
 SYSCONFDIR ?=	/etc/gatewayd
+# On Linux, where systemd finds the unit, sysusers.d and tmpfiles.d files;
+# on OpenBSD, where rc.d(8) scripts live.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?=	$(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?=	$(PREFIX)/lib/tmpfiles.d
+RCDIR ?=	/etc/rc.d
 
 OS :=		$(shell uname -s)
 YACC =		byacc
@@ -27,14 +33,16 @@ ifeq ($(OS),OpenBSD)
 CHROOTDIR ?=	/var/empty
 CTLSOCKET ?=	/var/run/gatewayd.sock
 LDLIBS +=	-lutil -levent -lexpat -lcrypto
+CTL_LDLIBS =	-lutil
 COMPAT_SRCS =	common/sandbox_openbsd.c
 SYS_SRCS =	$(COMPAT_SRCS)
 else
 CHROOTDIR ?=	/var/lib/gatewayd
-CTLSOCKET ?=	/run/gatewayd.sock
+CTLSOCKET ?=	/run/gatewayd/gatewayd.sock
 PKGS =		libbsd-overlay libevent expat libcrypto
 CPPFLAGS +=	-D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS +=	$(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CTL_LDLIBS =	$(shell pkg-config --libs libbsd-overlay 2>/dev/null)
 # The system's <imsg.h> on OpenBSD; our port of it on Linux.
 CPPFLAGS +=	-Icommon/compat
 IMSG_SRCS =	common/compat/imsg.c common/compat/imsg-buffer.c
@@ -46,7 +54,9 @@ endif
 BUILD_DEBS =	gcc make pkg-config byacc libbsd-dev libevent-dev \
 		libexpat1-dev libssl-dev
 TEST_DEBS =	clang libclang-rt-dev python3 python3-slixmpp \
-		python3-twisted procps psmisc valgrind
+		python3-twisted procps psmisc valgrind mandoc prometheus
+# What make deb needs besides the build's own.
+DEB_DEBS =	debhelper dpkg-dev lintian
 
 OBJ =		obj
 COMMON_SRCS =	common/log.c common/logsum.c common/proc.c common/addr.c \
@@ -65,22 +75,36 @@ OBJS =		$(SRCS:%.c=$(OBJ)/%.o) $(OBJ)/parse.o
 REGRESS_PROGS =	$(OBJ)/regress/imsg_test $(OBJ)/regress/sandbox_test \
 		$(OBJ)/regress/digest_test $(OBJ)/regress/authd_test \
 		$(OBJ)/regress/stream_unit $(OBJ)/regress/router_unit \
-		$(OBJ)/regress/conn_unit $(OBJ)/regress/loadgen
+		$(OBJ)/regress/conn_unit $(OBJ)/regress/loadgen \
+		$(OBJ)/regress/ctl_unit
 
 PROG =		$(OBJ)/bin/gatewayd
 
-.PHONY: all install clean run check bench fuzz deps deps-test regress \
-	regress-progs sanitize
+# The client of the control socket: imsg, and nothing of the daemon's.
+CTLPROG =	$(OBJ)/bin/gatewayctl
+CTL_SRCS =	gatewayctl/gatewayctl.c gatewayctl/parser.c gatewayctl/output.c \
+		gatewayctl/metrics.c
+CTL_OBJS =	$(CTL_SRCS:%.c=$(OBJ)/%.o) $(IMSG_SRCS:%.c=$(OBJ)/%.o)
+CTL_HEADERS =	$(wildcard gatewayctl/*.h)
+
+.PHONY: all install clean run check bench fuzz stress deps deps-test \
+	regress regress-progs sanitize
 
 # The tests run twice: with the normal build and with this one.
 SANITIZE =	-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 		-fno-sanitize-recover=all
 
-all: $(PROG)
+all: $(PROG) $(CTLPROG)
 
 $(PROG): $(OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+$(CTLPROG): $(CTL_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(CTL_OBJS) $(CTL_LDLIBS)
+
+$(CTL_SRCS:%.c=$(OBJ)/%.o): $(CTL_HEADERS)
 
 $(OBJ)/parse.c: gatewayd/parse.y
 	@mkdir -p $(@D)
@@ -160,14 +184,83 @@ $(OBJ)/regress/loadgen: regress/bench/loadgen.c authd/digest.c \
 	    regress/bench/loadgen.c authd/digest.c common/util.c \
 	    common/log.c $(LDLIBS)
 
+# gatewayctl's output forms and its command table without a daemon, and
+# a fake engine (imsg) to check its answers against.
+$(OBJ)/regress/ctl_unit: regress/ctl/ctl_unit.c gatewayctl/output.c \
+    gatewayctl/metrics.c gatewayctl/parser.c $(IMSG_SRCS) $(CTL_HEADERS) \
+    $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Igatewayctl $(CFLAGS) $(WARNINGS) -o $@ \
+	    regress/ctl/ctl_unit.c gatewayctl/output.c gatewayctl/metrics.c \
+	    gatewayctl/parser.c $(IMSG_SRCS) $(CTL_LDLIBS)
+
+# gatewayctl's page when the tree has it.
+MAN8 =		gatewayd.8 $(wildcard gatewayctl/gatewayctl.8)
+EXAMPLES =	etc/gatewayd.conf etc/secrets.example
+
+# The programs, their pages and the examples; the service files, which
+# name the daemon where it is installed.
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(EXAMPLEDIR)
 	install -m 0555 $(PROG) $(DESTDIR)$(SBINDIR)/gatewayd
-	install -m 0444 gatewayd.8 $(DESTDIR)$(MANDIR)/man8/gatewayd.8
+	install -m 0555 $(CTLPROG) $(DESTDIR)$(SBINDIR)/gatewayctl
+	install -m 0444 $(MAN8) $(DESTDIR)$(MANDIR)/man8
 	install -m 0444 gatewayd.conf.5 $(DESTDIR)$(MANDIR)/man5/gatewayd.conf.5
-	install -m 0444 etc/gatewayd.conf $(DESTDIR)$(EXAMPLEDIR)/gatewayd.conf
+	install -m 0444 $(EXAMPLES) $(DESTDIR)$(EXAMPLEDIR)
 	install -d -m 0755 $(DESTDIR)$(CHROOTDIR)
+ifeq ($(OS),OpenBSD)
+	sed 's|^daemon=.*|daemon="$(SBINDIR)/gatewayd"|' etc/rc.d/gatewayd \
+	    > $(OBJ)/gatewayd.rc
+	install -d $(DESTDIR)$(RCDIR)
+	install -m 0555 $(OBJ)/gatewayd.rc $(DESTDIR)$(RCDIR)/gatewayd
+else
+	sed 's|/usr/sbin/gatewayd|$(SBINDIR)/gatewayd|g' etc/gatewayd.service \
+	    > $(OBJ)/gatewayd.service
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(TMPFILESDIR)
+	install -m 0444 $(OBJ)/gatewayd.service \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/gatewayd.service
+	install -m 0444 etc/gatewayd.sysusers $(DESTDIR)$(SYSUSERSDIR)/gatewayd.conf
+	install -m 0444 etc/gatewayd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/gatewayd.conf
+endif
+
+# What install put there, and the directories that are gatewayd's own (the
+# chroot only on Linux: on OpenBSD it is the system's /var/empty).
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/gatewayd $(DESTDIR)$(SBINDIR)/gatewayctl \
+	    $(DESTDIR)$(MANDIR)/man8/gatewayd.8 \
+	    $(DESTDIR)$(MANDIR)/man8/gatewayctl.8 \
+	    $(DESTDIR)$(MANDIR)/man5/gatewayd.conf.5 \
+	    $(DESTDIR)$(EXAMPLEDIR)/gatewayd.conf \
+	    $(DESTDIR)$(EXAMPLEDIR)/secrets.example
+	-rmdir $(DESTDIR)$(EXAMPLEDIR)
+ifeq ($(OS),OpenBSD)
+	rm -f $(DESTDIR)$(RCDIR)/gatewayd
+else
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/gatewayd.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/gatewayd.conf \
+	    $(DESTDIR)$(TMPFILESDIR)/gatewayd.conf
+	-rmdir $(DESTDIR)$(CHROOTDIR)
+endif
+
+# The Debian package (debian/), built in the tree into $(DEBDIR), then
+# checked by lintian (an error or a warning fails); dpkg-buildpackage
+# cleans up after itself.
+DEBDIR =	$(OBJ)/deb
+
+deb:
+	@sh regress/deps.sh $(BUILD_DEBS) $(DEB_DEBS)
+	rm -rf $(DEBDIR)
+	mkdir -p $(DEBDIR)
+	out=$(CURDIR)/$(DEBDIR); \
+	    GATEWAYD_DEBDIR=$$out dpkg-buildpackage -us -uc -b -j2 \
+	    --post-clean --buildinfo-option=-u$$out \
+	    --buildinfo-file=$$out/gatewayd.buildinfo \
+	    --changes-option=-u$$out --changes-file=$$out/gatewayd.changes
+	lintian --fail-on error,warning $(DEBDIR)/gatewayd.changes
+
+.PHONY: uninstall deb
 
 clean:
 	rm -rf $(OBJ)
@@ -190,7 +283,7 @@ check: deps-test
 	@$(MAKE) --no-print-directory fuzz-progs
 	@sh regress/run.sh $(OBJ) $(OBJ)/asan
 
-regress-progs: $(PROG) $(REGRESS_PROGS)
+regress-progs: $(PROG) $(CTLPROG) $(REGRESS_PROGS)
 
 sanitize:
 	@$(MAKE) --no-print-directory OBJ=$(OBJ)/asan CFLAGS="$(SANITIZE)" \
@@ -202,6 +295,12 @@ regress: regress-progs
 bench: deps
 	@$(MAKE) --no-print-directory regress-progs
 	@OBJ=$(OBJ) sh regress/bench/bench
+
+# The stress scenarios of regress/stress at full size (under 15 minutes);
+# make check runs a short version.
+stress: deps-test
+	@$(MAKE) --no-print-directory regress-progs
+	@OBJ=$(OBJ) sh regress/stress/stress.sh full
 
 # Each fuzz target for FUZZ_TIME seconds; make check runs a short version.
 FUZZ_TIME ?=	60

@@ -381,8 +381,11 @@ conn_refuse(int s, const char *host, enum conn_refusal why)
 	char	buf[512];
 	size_t	len;
 
-	if ((len = events->refused(buf, sizeof(buf), host, why)) > 0)
-		(void)write(s, buf, len);
+	/* One try: what the socket does not take is lost with it. */
+	if ((len = events->refused(buf, sizeof(buf), host, why)) > 0 &&
+	    write(s, buf, len) == -1)
+		log_debug("refused connection from %s: write: %s", host,
+		    strerror(errno));
 	close(s);
 }
 

@@ -188,8 +188,11 @@ static void
 engine_preinit(void)
 {
 	struct rlimit	rl;
+	uint32_t	seeded;
 
-	(void)arc4random();
+	/* The generator seeds itself on first use. */
+	seeded = arc4random();
+	(void)seeded;
 	if (stream_preinit() == -1)
 		fatalx("XML_ParserCreateNS");
 	/* The sandbox raises the soft limit to this. */

@@ -472,6 +472,24 @@ parent_ctl_verbose(struct imsg *imsg, const void *data, void *arg)
 }
 
 /*
+ * The directory of a control socket, if it is missing (a /run that was
+ * emptied at boot, without systemd-tmpfiles): made as root, 0755, one
+ * level only.
+ */
+static void
+parent_ctlsock_dir(const char *path)
+{
+	char	 dir[GW_CTLSOCK_PATH_MAX], *slash;
+
+	strlcpy(dir, path, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return;
+	*slash = '\0';
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+		log_warn("control socket directory %s", dir);
+}
+
+/*
  * The control sockets, made once at the start (the engine keeps them):
  * one that answers belongs to a gatewayd that runs, and is not taken
  * from it.  Owner root, mode 0660.
@@ -507,6 +525,7 @@ parent_ctlsock(struct gw_ctlsock *cs)
 		close(fd);
 		return (-1);
 	}
+	parent_ctlsock_dir(cs->path);
 	old = umask(S_IXUSR | S_IXGRP | S_IRWXO);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		log_warn("control socket %s", cs->path);

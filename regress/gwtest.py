@@ -404,6 +404,49 @@ class Daemon:
     def connect(self, host='127.0.0.1', **kw):
         return Conn(self.port, host, **kw)
 
+    def pids(self):
+        """The pids of the parent, the engine and authd, by role (None
+        for a child that is not there)."""
+        return {'parent': self.proc.pid if self.alive() else None,
+                'engine': self.child_pid('engine'),
+                'authd': self.child_pid('authd')}
+
+
+# ---------------------------------------------------------------------------
+# What a process costs, from /proc
+
+def proc_status_kb(pid, field='VmRSS'):
+    """A field of /proc/PID/status in KiB (VmRSS, VmHWM, ...), or None."""
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1])
+    except (OSError, ValueError, TypeError):
+        pass
+    return None
+
+
+def proc_pss_kb(pid):
+    """The Pss of /proc/PID/smaps_rollup in KiB, or None when it cannot
+    be read (a process that is not dumpable, to a user without
+    CAP_SYS_PTRACE)."""
+    try:
+        with open('/proc/%d/smaps_rollup' % pid) as f:
+            for line in f:
+                if line.startswith('Pss:'):
+                    return int(line.split()[1])
+    except (OSError, ValueError, TypeError):
+        pass
+    return None
+
+
+def cpu_seconds(pid):
+    """User and system CPU seconds of a process, from /proc/PID/stat."""
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
 
 SANITIZER_MARKS = ('AddressSanitizer', 'LeakSanitizer', 'runtime error:')
 

@@ -14,7 +14,8 @@ for cc in gcc clang; do
 	    obj/werror-$cc/regress/sandbox_test \
 	    obj/werror-$cc/regress/stream_unit \
 	    obj/werror-$cc/regress/router_unit \
-	    obj/werror-$cc/regress/conn_unit 2>&1)
+	    obj/werror-$cc/regress/conn_unit \
+	    obj/werror-$cc/bin/gatewayctl obj/werror-$cc/regress/ctl_unit 2>&1)
 	if [ $? -eq 0 ]; then
 		ok "$cc build without warnings"
 	else
