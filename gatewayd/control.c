@@ -131,13 +131,14 @@ control_fill_summary(struct ctl_summary *sum)
 {
 	const struct router_stats	*rs = router_stats();
 	const struct conn_stats		*cs = conn_totals();
+	size_t				 bound;
 
 	*sum = *engine_counts;
 	sum->uptime = monotime() - started;
 	sum->connections = conn_count();
 	sum->unauthenticated = conn_unauth_count();
-	sum->authenticated = router_bound_count();
-	sum->components = router_count();
+	sum->components = router_count(&bound);
+	sum->authenticated = bound;
 	sum->listeners = listener_count();
 	sum->stanzas_in = rs->stanzas_in;
 	sum->stanzas_out = cs->stanzas_out;

@@ -431,25 +431,18 @@ router_walk(const char *name, void (*fn)(const struct router_comp_view *,
 	return (n);
 }
 
+/* How many components are configured; of them, how many connected. */
 size_t
-router_count(void)
+router_count(size_t *bound)
 {
 	struct rcomp	*comp;
 	size_t		 n = 0;
 
-	TAILQ_FOREACH(comp, &running->comps, entry)
+	*bound = 0;
+	TAILQ_FOREACH(comp, &running->comps, entry) {
 		n++;
-	return (n);
-}
-
-size_t
-router_bound_count(void)
-{
-	struct rcomp	*comp;
-	size_t		 n = 0;
-
-	TAILQ_FOREACH(comp, &running->comps, entry)
-		n += comp->bound != NULL;
+		*bound += comp->bound != NULL;
+	}
 	return (n);
 }
 

@@ -99,8 +99,7 @@ int		 router_known(const char *);
 const struct router_stats *router_stats(void);
 size_t		 router_walk(const char *, void (*)(const struct
 		    router_comp_view *, void *), void *);
-size_t		 router_count(void);
-size_t		 router_bound_count(void);
+size_t		 router_count(size_t *);
 int		 router_kick(const char *, const char *);
 
 void		 router_route_init(struct route *, struct conn *, void *);
