@@ -106,8 +106,10 @@ sockaddr_print(const struct sockaddr_storage *ss, char *buf, size_t len)
 
 	if (getnameinfo((const struct sockaddr *)ss, sockaddr_len(ss),
 	    host, sizeof(host), port, sizeof(port),
-	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 		strlcpy(host, "?", sizeof(host));
+		strlcpy(port, "?", sizeof(port));
+	}
 	snprintf(buf, len, "%s port %s", host, port);
 	return (buf);
 }

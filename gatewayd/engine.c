@@ -310,6 +310,9 @@ engine_reconf_start(struct imsg *imsg, const void *data, void *arg)
 	(void)imsg;
 	(void)arg;
 	memcpy(&staged_global, data, sizeof(staged_global));
+	/* Our name goes into every bounce. */
+	imsg_check_string(staged_global.name, sizeof(staged_global.name),
+	    "RECONF_START name");
 	log_setverbose(staged_global.verbose);
 	listener_stage_begin();
 	router_stage_begin();
@@ -457,8 +460,10 @@ engine_auth_streamid(struct imsg *imsg, const void *data, void *arg)
 
 	(void)imsg;
 	(void)arg;
+	/* It goes into a stream header as it is: hex, nothing else. */
 	len = strnlen(sid->id, sizeof(sid->id));
-	if (len != GW_STREAMID_LEN && len != 0)
+	if ((len != GW_STREAMID_LEN && len != 0) ||
+	    strspn(sid->id, "0123456789abcdef") != len)
 		fatalx("AUTH_STREAMID: bad id");
 	if ((s = session_of(sid->conn_id)) == NULL)
 		return;

@@ -8,6 +8,9 @@
 #   $(OBJ)/fuzz/stream_fuzz   the stream layer alone
 #   $(OBJ)/fuzz/router_fuzz   the router and bounces, a fake connection layer
 #   $(OBJ)/fuzz/config_fuzz   parse.y and config.c
+#   $(OBJ)/fuzz/imsg_engine_fuzz  the engine's imsg receivers, and the
+#                             engine behind them, over real pipes and sockets
+#   $(OBJ)/fuzz/imsg_authd_fuzz   authd's imsg receivers, its own loop
 
 FUZZ_CC =	clang
 FUZZ_SAN =	-g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all \
@@ -16,7 +19,8 @@ FUZZ_SAN_OBJ =	-g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all \
 		-fsanitize=fuzzer-no-link,address,undefined
 FUZZ_OBJ =	$(OBJ)/fuzz
 FUZZ_PROGS =	$(FUZZ_OBJ)/stream_fuzz $(FUZZ_OBJ)/router_fuzz \
-		$(FUZZ_OBJ)/config_fuzz
+		$(FUZZ_OBJ)/config_fuzz $(FUZZ_OBJ)/imsg_engine_fuzz \
+		$(FUZZ_OBJ)/imsg_authd_fuzz
 FUZZ_HEADERS =	$(wildcard gatewayd/*.h common/*.h common/compat/*.h)
 FUZZ_BUILD =	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_SAN) $(WARNINGS)
 
@@ -34,6 +38,21 @@ FUZZ_ROUTER_SRCS = regress/fuzz/router_fuzz.c gatewayd/router.c \
 # config.c sends through common/proc.c: the imsg port and the sandbox.
 FUZZ_CONFIG_SRCS = regress/fuzz/config_fuzz.c gatewayd/config.c \
 		$(FUZZ_DAEMON)
+# The imsg targets include these files (the receiver's, proc.c's
+# dispatch, log.c with exit renamed so that a fatal returns to them) for
+# their statics, and link the others as built.
+FUZZ_IMSG_IN =	common/log.c common/proc.c common/logsum.c \
+		gatewayd/engine.c gatewayd/control.c
+FUZZ_ENGINE_LAYERS = $(filter-out $(FUZZ_IMSG_IN),$(or $(ENGINE_SRCS), \
+		gatewayd/outq.c gatewayd/inbuf.c gatewayd/conn.c \
+		gatewayd/listener.c gatewayd/splice.c gatewayd/stream_text.c \
+		gatewayd/stream.c gatewayd/stream_xml.c gatewayd/bounce.c \
+		gatewayd/router.c))
+FUZZ_IMSG_COMMON = $(filter-out $(FUZZ_IMSG_IN),$(FUZZ_DAEMON))
+FUZZ_IMSG_ENGINE_SRCS = regress/fuzz/imsg_engine_fuzz.c \
+		$(FUZZ_ENGINE_LAYERS) $(FUZZ_IMSG_COMMON)
+FUZZ_IMSG_AUTHD_SRCS = regress/fuzz/imsg_authd_fuzz.c authd/digest.c \
+		$(FUZZ_IMSG_COMMON)
 
 .PHONY: fuzz-progs
 
@@ -62,3 +81,13 @@ $(FUZZ_OBJ)/config_fuzz: $(FUZZ_CONFIG_SRCS) $(FUZZ_OBJ)/parse.o \
     $(FUZZ_HEADERS)
 	@mkdir -p $(@D)
 	$(FUZZ_BUILD) -o $@ $(FUZZ_CONFIG_SRCS) $(FUZZ_OBJ)/parse.o $(LDLIBS)
+
+$(FUZZ_OBJ)/imsg_engine_fuzz: $(FUZZ_IMSG_ENGINE_SRCS) $(FUZZ_IMSG_IN) \
+    $(FUZZ_HEADERS)
+	@mkdir -p $(@D)
+	$(FUZZ_BUILD) -o $@ $(FUZZ_IMSG_ENGINE_SRCS) $(LDLIBS)
+
+$(FUZZ_OBJ)/imsg_authd_fuzz: $(FUZZ_IMSG_AUTHD_SRCS) authd/authd.c \
+    $(FUZZ_IMSG_IN) $(FUZZ_HEADERS) $(wildcard authd/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_BUILD) -o $@ $(FUZZ_IMSG_AUTHD_SRCS) $(LDLIBS)

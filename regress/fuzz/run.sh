@@ -16,8 +16,8 @@
 # what the targets found, kept as seeds once fixed.  FUZZ_NAMES chooses
 # some of the targets (to run long ones side by side, one per core).
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-NAMES=${FUZZ_NAMES:-"stream router config"}
-# A cap on each target in runs mode: together well under a minute.
+NAMES=${FUZZ_NAMES:-"stream router config imsg_engine imsg_authd"}
+# A cap on each target in runs mode: about a minute for the five.
 RUNS_CAP=18
 
 usage() {
