@@ -179,6 +179,19 @@ def free_port(ipv6):
     raise RuntimeError('no free port')
 
 
+def free_ports(n):
+    """n distinct TCP ports free on 127.0.0.1 (all held while chosen)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+             for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(('127.0.0.1', 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def new_secret(prefix):
     """A random secret, remembered so the logs can be searched for it."""
     s = '%s-%s' % (prefix, _secrets.token_hex(12))
@@ -283,7 +296,7 @@ class Daemon:
             for line in self.lines + self.components:
                 f.write(line + '\n')
 
-    def start(self, timeout=10):
+    def start(self, timeout=10, retried=False):
         """Starts the daemon; raises Fail unless it listens in time."""
         if not os.access(GATEWAYD, os.X_OK):
             raise Fail('%s not built (run make)' % GATEWAYD)
@@ -314,6 +327,10 @@ class Daemon:
                 break
             time.sleep(0.02)
         self.kill()
+        # The port was free when chosen; another process may have taken
+        # it since (ephemeral ports are shared): once more, on another.
+        if 'Address already in use' in self.log() and not retried:
+            return self.start(timeout, retried=True)
         raise Fail('daemon %s did not start listening: %s' %
                    (self.name, ' | '.join(self.log().splitlines()[-8:])))
 

@@ -127,7 +127,7 @@ def test_reload_full(d, state):
     accepted, refused, undecided = open_many(d)
     expect(len(accepted) + len(refused) == TRIES,
            '%d undecided' % len(undecided))
-    new = [gw.free_port(False) for _ in range(5)]
+    new = [p for p in gw.free_ports(6) if p != d.port][:5]
     reload_with(d, new)
     expect(listening(d, new), 'new listeners not up: %s' %
            ' | '.join(d.log().splitlines()[-4:]))
@@ -154,7 +154,7 @@ def test_reload_authenticated(d, state):
         comps.append(c)
     expect(len(comps) > 10, 'only %d authenticated' % len(comps))
     start = d.log_count('parent\'s messages wait')
-    new = [gw.free_port(False) for _ in range(5)]
+    new = [p for p in gw.free_ports(6) if p != d.port][:5]
     reload_with(d, new)
     expect(d.wait_log("parent's messages wait", after=start),
            'no wait logged: %s' % ' | '.join(d.log().splitlines()[-4:]))
@@ -183,7 +183,7 @@ def reload_tests():
     P = 'fdlimit: open-files limit %d, 11 listeners: ' % NOFILE
     try:
         d = reload_daemon('fdreload', [(IRC, IRC_1)],
-                          [gw.free_port(False) for _ in range(10)])
+                          gw.free_ports(10))
     except Fail as e:
         gw.notok(P + 'daemon starts', e)
         return
