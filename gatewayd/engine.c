@@ -749,11 +749,14 @@ session_shed(void *arg)
 	    "room made for a newcomer");
 }
 
+/* The last stream is gone: exit once out of the connection layer. */
 static void
 session_all_closed(void)
 {
+	struct timeval	tv = { 0, 0 };
+
 	if (shutting_down)
-		engine_exit();
+		evtimer_add(&ev_shutdown, &tv);
 }
 
 static void
@@ -916,12 +919,13 @@ engine_shutdown(void)
 		return;
 	shutting_down = 1;
 	log_debug("shutting down, %u connections", conn_count());
+	listener_close_all();
+	evtimer_set(&ev_shutdown, engine_shutdown_expired, NULL);
+	evtimer_add(&ev_shutdown, &tv);
 	for (c = conn_first(); c != NULL; c = conn_next(c)) {
 		s = conn_arg(c);
 		stream_error(s->s_stream, "system-shutdown", "gatewayd stops");
 	}
-	evtimer_set(&ev_shutdown, engine_shutdown_expired, NULL);
-	evtimer_add(&ev_shutdown, &tv);
 	conn_flush_all();
 	if (conn_count() == 0)
 		engine_exit();

@@ -179,6 +179,21 @@ listener_commit(void)
 	}
 }
 
+/* Shutting down: nobody new is accepted to be told that we stop. */
+void
+listener_close_all(void)
+{
+	struct listener	*l;
+	char		 addr[NI_MAXHOST + 16];
+
+	TAILQ_FOREACH(l, &running, entry)
+		log_info("no longer listening on %s",
+		    sockaddr_print(&l->conf.ss, addr, sizeof(addr)));
+	listeners_free(&running);
+	listeners_free(&staged);
+	nrunning = 0;
+}
+
 static void
 listener_resume(int fd, short event, void *arg)
 {

@@ -26,6 +26,7 @@
 void	listener_stage_begin(void);
 void	listener_stage(const struct gw_listen_conf *, int);
 void	listener_commit(void);
+void	listener_close_all(void);
 size_t	listener_count(void);
 size_t	listener_staged_fds(void);
 void	listener_walk(void (*)(const struct sockaddr_storage *, uint64_t,

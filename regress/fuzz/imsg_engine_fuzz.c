@@ -951,6 +951,46 @@ fz_fds(void)
 	return (n);
 }
 
+/* A socket's two ends, for a descriptor the input left open. */
+static void
+fz_fd_ends(int fd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	char			 addr[NI_MAXHOST + 16];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	fprintf(stderr, " %s", sockaddr_print(&ss, addr, sizeof(addr)));
+	len = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+		fprintf(stderr, " to %s", sockaddr_print(&ss, addr,
+		    sizeof(addr)));
+}
+
+static void
+fz_fds_show(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 path[64], to[256];
+	ssize_t		 len;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		if ((len = readlink(path, to, sizeof(to) - 1)) == -1)
+			continue;
+		to[len] = '\0';
+		fprintf(stderr, "fd %s: %s", de->d_name, to);
+		if (strncmp(to, "socket:", 7) == 0)
+			fz_fd_ends(atoi(de->d_name));
+		fprintf(stderr, "\n");
+	}
+	closedir(d);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -990,8 +1030,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fz.armed = 0;
 	fz_teardown();
-	if (before != -1 && fz_fds() != before)
+	if (before != -1 && fz_fds() != before) {
+		fz_fds_show();
 		breach("%d descriptors open after the input, %d before",
 		    fz_fds(), before);
+	}
 	return (0);
 }

@@ -444,13 +444,27 @@ def t_reload(d):
 
 
 def t_shutdown(d):
+    """
+    Every stream gets system-shutdown; while the engine waits for its
+    peers to close, it accepts nobody new.
+    """
     conns = [comp(d, x) for x in ('a.example.org', 'c.example.org')]
-    rc = d.stop()
+    d.terminate()
     for c in conns:
         p = gw.stream_error_problems(c, 'system-shutdown',
                                      want_from=c.stream.header['from'])
         if p:
             raise gw.Fail(p)
+    gw.expect(d.alive(), 'the daemon did not wait for its peers to close')
+    try:
+        late = d.connect()
+    except ConnectionRefusedError:
+        late = None
+    gw.expect(late is None, 'a connection accepted while shutting down: %s'
+              % (late and late.describe()))
+    for c in conns:
+        c.close()
+    rc = d.stop()
     gw.expect(rc == 0, 'exit status %r' % rc)
 
 
