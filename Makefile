@@ -63,8 +63,8 @@ COMMON_SRCS =	common/log.c common/logsum.c common/proc.c common/addr.c \
 		common/util.c \
 		$(SYS_SRCS)
 # The engine's layers, bottom up; regress/build/layers.sh checks them.
-ENGINE_SRCS =	gatewayd/outq.c gatewayd/inbuf.c gatewayd/conn.c gatewayd/listener.c \
-		gatewayd/splice.c \
+ENGINE_SRCS =	gatewayd/outq.c gatewayd/inbuf.c gatewayd/conn.c \
+		gatewayd/conn_admit.c gatewayd/listener.c gatewayd/splice.c \
 		gatewayd/stream_text.c gatewayd/stream.c gatewayd/stream_xml.c \
 		gatewayd/bounce.c \
 		gatewayd/router.c gatewayd/control.c gatewayd/engine.c
@@ -170,12 +170,13 @@ $(OBJ)/regress/router_unit: regress/router/router_unit.c gatewayd/router.c \
 	    $(UNIT_COMMON) $(LDLIBS)
 
 $(OBJ)/regress/conn_unit: regress/conn/conn_unit.c gatewayd/conn.c \
-    gatewayd/outq.c gatewayd/inbuf.c $(COMPAT_SRCS) $(UNIT_COMMON) \
-    $(HEADERS)
+    gatewayd/conn_admit.c gatewayd/outq.c gatewayd/inbuf.c $(COMPAT_SRCS) \
+    $(UNIT_COMMON) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
-	    regress/conn/conn_unit.c gatewayd/conn.c gatewayd/outq.c \
-	    gatewayd/inbuf.c $(COMPAT_SRCS) $(UNIT_COMMON) $(LDLIBS)
+	    regress/conn/conn_unit.c gatewayd/conn.c gatewayd/conn_admit.c \
+	    gatewayd/outq.c gatewayd/inbuf.c $(COMPAT_SRCS) $(UNIT_COMMON) \
+	    $(LDLIBS)
 
 $(OBJ)/regress/loadgen: regress/bench/loadgen.c authd/digest.c \
     common/util.c common/log.c $(HEADERS)

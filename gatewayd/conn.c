@@ -40,74 +40,25 @@
 
 #include "addr.h"
 #include "compat.h"
-#include "conn.h"
-#include "inbuf.h"
+#include "conn_local.h"
 #include "log.h"
 #include "logsum.h"
-#include "outq.h"
 #include "sandbox.h"
 #include "util.h"
 
 #define CONN_READ_SIZE	16384	/* also what a paused sender holds */
 
-TAILQ_HEAD(conn_list, conn);
-
-/* Unauthenticated connections per source, oldest first. */
-struct addr_count {
-	RB_ENTRY(addr_count)	 entry;
-	uint8_t			 addr[16];
-	uint32_t		 count;
-	struct conn_list	 conns;
-};
-
-struct conn {
-	RB_ENTRY(conn)		 c_entry;
-	TAILQ_ENTRY(conn)	 c_dirty_entry;	/* output to flush */
-	TAILQ_ENTRY(conn)	 c_dead_entry;
-	TAILQ_ENTRY(conn)	 c_unauth_entry;	/* oldest first */
-	TAILQ_ENTRY(conn)	 c_source_entry;	/* the same, per source */
-	TAILQ_ENTRY(conn)	 c_closing_entry;
-	uint64_t		 c_id;
-	int			 c_fd;
-	void			*c_arg;
-	struct event		 c_ev_read;
-	struct event		 c_ev_write;
-	struct event		 c_ev_timer;	/* handshake, close grace */
-	struct event		 c_ev_stall;
-	struct event		 c_ev_quiet;	/* the end of a rest */
-	unsigned int		 c_reading:1, c_writing:1, c_dirty:1,
-				 c_want_read:1, c_closing:1, c_shut_wr:1,
-				 c_eof:1, c_dead:1, c_stalled:1, c_watching:1,
-				 c_protected:1, c_in_closing:1, c_resting:1,
-				 c_ack_timing:1;
-	struct inbuf		 c_in;
-	struct outq		 c_out;
-	size_t			 c_watch_mark;
-	struct addr_count	*c_unauth;	/* counted while set */
-	struct sockaddr_storage	 c_peer;
-	char			 c_peername[64]; /* numeric, with a scope */
-	time_t			 c_last_in;
-	time_t			 c_last_out;
-	uint64_t		 c_written;	/* all bytes, ours too */
-	uint64_t		 c_acked;	/* of those, at the last look */
-	time_t			 c_ack_since;	/* no progress since */
-	struct conn_stats	 c_stats;
-};
-
 RB_HEAD(conn_tree, conn);
-RB_HEAD(addr_tree, addr_count);
 
 static const struct conn_events	*events;
 static struct conn_limits	 limits;
 static struct conn_tree		 conns = RB_INITIALIZER(&conns);
-static struct addr_tree		 unauth_addrs = RB_INITIALIZER(&unauth_addrs);
 static struct conn_list		 dirty = TAILQ_HEAD_INITIALIZER(dirty);
-static struct conn_list		 unauth = TAILQ_HEAD_INITIALIZER(unauth);
 static struct conn_list		 closing = TAILQ_HEAD_INITIALIZER(closing);
 static struct conn_list		 dead = TAILQ_HEAD_INITIALIZER(dead);
 static struct conn_stats	 totals;
 static uint64_t			 next_id = 1;
-static uint32_t			 nconns, nunauth;
+static uint32_t			 nconns;
 static uint32_t			 fd_limit = 1024, fd_reserved = 16;
 static char			*shared;
 static int			 shared_busy;
@@ -119,13 +70,6 @@ conn_cmp(struct conn *a, struct conn *b)
 }
 RB_GENERATE_STATIC(conn_tree, conn, c_entry, conn_cmp)
 
-static int
-addr_count_cmp(struct addr_count *a, struct addr_count *b)
-{
-	return (memcmp(a->addr, b->addr, sizeof(a->addr)));
-}
-RB_GENERATE_STATIC(addr_tree, addr_count, entry, addr_count_cmp)
-
 static void	conn_read(int, short, void *);
 static int	conn_read_once(struct conn *);
 static void	conn_writable(int, short, void *);
@@ -135,13 +79,12 @@ static void	conn_quiet(int, short, void *);
 static void	conn_sync(struct conn *);
 static void	conn_mark_dirty(struct conn *);
 static void	conn_want_write(struct conn *, int);
-static void	conn_flush(struct conn *);
-static void	conn_reap(void);
 
 void
 conn_init(const struct conn_events *ev)
 {
 	events = ev;
+	conn_admit_init(ev);
 	if (shared == NULL && (shared = malloc(CONN_READ_SIZE)) == NULL)
 		fatal("%s", __func__);
 }
@@ -150,6 +93,12 @@ void
 conn_set_limits(const struct conn_limits *l)
 {
 	limits = *l;
+}
+
+const struct conn_limits *
+conn_get_limits(void)
+{
+	return (&limits);
 }
 
 /* The descriptor table's size, and how much of it is not ours to use. */
@@ -161,7 +110,7 @@ conn_set_fd_limit(uint32_t limit, uint32_t reserved)
 }
 
 /* The limit on connections, whatever the configuration: the fd table. */
-static uint32_t
+uint32_t
 conn_max(void)
 {
 	uint32_t	max = limits.max_conns;
@@ -189,6 +138,12 @@ conn_first(void)
 }
 
 struct conn *
+conn_first_closing(void)
+{
+	return (TAILQ_FIRST(&closing));
+}
+
+struct conn *
 conn_next(struct conn *c)
 {
 	return (RB_NEXT(conn_tree, &conns, c));
@@ -198,12 +153,6 @@ uint32_t
 conn_count(void)
 {
 	return (nconns);
-}
-
-uint32_t
-conn_unauth_count(void)
-{
-	return (nunauth);
 }
 
 /* Of every connection so far; bytes unacknowledged of those closed. */
@@ -261,167 +210,6 @@ conn_kept(const struct conn *c)
 	return (c->c_in.len);
 }
 
-static struct addr_count *
-addr_count_get(const struct sockaddr_storage *ss)
-{
-	struct addr_count	 key, *ac;
-
-	sockaddr_key(ss, key.addr);
-	if ((ac = RB_FIND(addr_tree, &unauth_addrs, &key)) != NULL)
-		return (ac);
-	if ((ac = calloc(1, sizeof(*ac))) == NULL)
-		return (NULL);
-	memcpy(ac->addr, key.addr, sizeof(ac->addr));
-	TAILQ_INIT(&ac->conns);
-	RB_INSERT(addr_tree, &unauth_addrs, ac);
-	return (ac);
-}
-
-/* An entry nobody is counted in goes. */
-static void
-addr_count_drop(struct addr_count *ac)
-{
-	if (ac->count == 0) {
-		RB_REMOVE(addr_tree, &unauth_addrs, ac);
-		free(ac);
-	}
-}
-
-static void
-conn_unauth_add(struct conn *c, struct addr_count *ac)
-{
-	c->c_unauth = ac;
-	ac->count++;
-	nunauth++;
-	TAILQ_INSERT_TAIL(&unauth, c, c_unauth_entry);
-	TAILQ_INSERT_TAIL(&ac->conns, c, c_source_entry);
-}
-
-/* Authenticated, or closing: it holds an unauthenticated slot no more. */
-static void
-conn_unauth_release(struct conn *c)
-{
-	struct addr_count	*ac = c->c_unauth;
-
-	if (ac == NULL)
-		return;
-	TAILQ_REMOVE(&unauth, c, c_unauth_entry);
-	TAILQ_REMOVE(&ac->conns, c, c_source_entry);
-	ac->count--;
-	addr_count_drop(ac);
-	c->c_unauth = NULL;
-	nunauth--;
-}
-
-/* Waiting for gatewayd (authd), not for its peer: never shed. */
-void
-conn_set_protected(struct conn *c, int on)
-{
-	c->c_protected = on != 0;
-}
-
-/*
- * Ends c to make room for a newcomer: its stream error if the socket
- * takes it, and its slot is free at once.
- */
-static void
-conn_shed(struct conn *c)
-{
-	events->shed(c->c_arg);
-	conn_unauth_release(c);
-	if (!c->c_closing)
-		conn_close(c);
-}
-
-/*
- * The oldest unauthenticated connection that waits for nobody but its
- * peer, of one source (source_list) or of all.
- */
-static struct conn *
-conn_sheddable(struct conn_list *list, int source_list)
-{
-	struct conn	*c;
-
-	if (source_list) {
-		TAILQ_FOREACH(c, list, c_source_entry)
-			if (!c->c_protected)
-				return (c);
-	} else {
-		TAILQ_FOREACH(c, list, c_unauth_entry)
-			if (!c->c_protected)
-				return (c);
-	}
-	return (NULL);
-}
-
-/*
- * A descriptor for a newcomer: a closing connection goes, or one is
- * shed.  -1 if none may go.
- */
-int
-conn_make_room(void)
-{
-	struct conn	*c;
-
-	if ((c = TAILQ_FIRST(&closing)) == NULL &&
-	    (c = conn_sheddable(&unauth, 0)) != NULL)
-		conn_shed(c);
-	if (c == NULL)
-		return (-1);
-	conn_flush(c);
-	conn_close(c);
-	conn_reap();
-	return (0);
-}
-
-/* A refused connection gets its reply in one write and is closed. */
-static void
-conn_refuse(int s, const char *host, enum conn_refusal why)
-{
-	char	buf[512];
-	size_t	len;
-
-	/* One try: what the socket does not take is lost with it. */
-	if ((len = events->refused(buf, sizeof(buf), host, why)) > 0 &&
-	    write(s, buf, len) == -1)
-		log_debug("refused connection from %s: write: %s", host,
-		    strerror(errno));
-	close(s);
-}
-
-/*
- * The limit a new connection from ss would break, or -1 for none.
- * Older connections that can go make room first.
- */
-static int
-conn_check_limits(const struct sockaddr_storage *ss, struct addr_count **acp)
-{
-	struct conn	*c;
-
-	*acp = NULL;
-	if (nconns >= conn_max())
-		(void)conn_make_room();
-	if (nconns >= conn_max())
-		return (CONN_REFUSE_FULL);
-	if (nunauth >= limits.max_unauth &&
-	    (c = conn_sheddable(&unauth, 0)) != NULL)
-		conn_shed(c);
-	if (nunauth >= limits.max_unauth)
-		return (CONN_REFUSE_UNAUTH);
-	if ((*acp = addr_count_get(ss)) == NULL)
-		return (CONN_REFUSE_NOMEM);
-	if ((*acp)->count >= limits.max_unauth_per_addr &&
-	    (c = conn_sheddable(&(*acp)->conns, 1)) != NULL) {
-		conn_shed(c);
-		/* Its entry may have gone with it. */
-		if ((*acp = addr_count_get(ss)) == NULL)
-			return (CONN_REFUSE_NOMEM);
-	}
-	if ((*acp)->count >= limits.max_unauth_per_addr)
-		return (CONN_REFUSE_PER_ADDR);
-	return (-1);
-}
-
 /* A connection for socket s, with the layer above's part of it. */
 static struct conn *
 conn_alloc(int s, const struct sockaddr_storage *ss, const char *host)
@@ -457,11 +245,11 @@ conn_new(int s, const struct sockaddr_storage *ss, socklen_t sslen)
 	if (getnameinfo((const struct sockaddr *)ss, sslen, host,
 	    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
 		strlcpy(host, "?", sizeof(host));
-	if ((why = conn_check_limits(ss, &ac)) == -1 &&
+	if ((why = conn_admit(ss, &ac)) == -1 &&
 	    (c = conn_alloc(s, ss, host)) == NULL)
 		why = CONN_REFUSE_NOMEM;
 	if (why != -1) {
-		conn_refuse(s, host, why);
+		conn_admit_refuse(s, host, why);
 		if (ac != NULL)
 			addr_count_drop(ac);
 		return;
@@ -840,7 +628,7 @@ conn_flushed(struct conn *c)
 }
 
 /* One write of what is queued. */
-static void
+void
 conn_flush(struct conn *c)
 {
 	const char	*data;
@@ -979,7 +767,7 @@ conn_close(struct conn *c)
 	TAILQ_INSERT_TAIL(&dead, c, c_dead_entry);
 }
 
-static void
+void
 conn_reap(void)
 {
 	struct conn	*c;

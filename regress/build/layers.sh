@@ -12,7 +12,7 @@ if ! command -v nm >/dev/null 2>&1; then
 	skip "layers: nm not installed"
 	finish
 fi
-for f in outq inbuf conn listener splice stream_text stream stream_xml \
+for f in outq inbuf conn conn_admit listener splice stream_text stream stream_xml \
     bounce router control engine; do
 	if [ ! -f "$O/gatewayd/$f.o" ]; then
 		notok "layers: $O/gatewayd/$f.o missing"
@@ -38,6 +38,7 @@ engine = ['outq', 'inbuf', 'conn', 'listener', 'splice', 'stream_text',
           'stream', 'bounce', 'router', 'control', 'engine']
 # A module is one object, or a few that share a private header.
 parts = {m: [m] for m in engine}
+parts['conn'] = ['conn', 'conn_admit']
 parts['stream'] = ['stream', 'stream_xml']
 objs = {m: [os.path.join(obj, 'gatewayd', o + '.o') for o in parts[m]]
         for m in engine}
