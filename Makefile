@@ -54,7 +54,7 @@ endif
 BUILD_DEBS =	gcc make pkg-config byacc libbsd-dev libevent-dev \
 		libexpat1-dev libssl-dev
 TEST_DEBS =	clang libclang-rt-dev python3 python3-slixmpp \
-		python3-twisted procps psmisc valgrind mandoc prometheus
+		python3-twisted procps psmisc valgrind mandoc prometheus prosody
 # What make deb needs besides the build's own.
 DEB_DEBS =	debhelper dpkg-dev lintian
 
@@ -66,9 +66,11 @@ COMMON_SRCS =	common/log.c common/logsum.c common/proc.c common/addr.c \
 ENGINE_SRCS =	gatewayd/outq.c gatewayd/inbuf.c gatewayd/conn.c \
 		gatewayd/conn_admit.c gatewayd/listener.c gatewayd/splice.c \
 		gatewayd/stream_text.c gatewayd/stream.c gatewayd/stream_xml.c \
-		gatewayd/bounce.c \
-		gatewayd/router.c gatewayd/control.c gatewayd/engine.c
-SRCS =		gatewayd/gatewayd.c gatewayd/config.c $(ENGINE_SRCS) \
+		gatewayd/bounce.c gatewayd/hold.c \
+		gatewayd/router.c gatewayd/control.c gatewayd/uplink.c \
+		gatewayd/engine.c gatewayd/engine_auth.c gatewayd/engine_uplink.c
+SRCS =		gatewayd/gatewayd.c gatewayd/config.c gatewayd/connector.c \
+		$(ENGINE_SRCS) \
 		authd/authd.c authd/digest.c $(COMMON_SRCS)
 OBJS =		$(SRCS:%.c=$(OBJ)/%.o) $(OBJ)/parse.o
 
@@ -163,11 +165,12 @@ $(OBJ)/regress/stream_unit: regress/stream/stream_unit.c $(STREAM_LAYER) \
 	    $(LDLIBS)
 
 $(OBJ)/regress/router_unit: regress/router/router_unit.c gatewayd/router.c \
-    gatewayd/bounce.c $(UNIT_COMMON) $(HEADERS)
+    gatewayd/bounce.c gatewayd/hold.c gatewayd/outq.c $(UNIT_COMMON) \
+    $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
 	    regress/router/router_unit.c gatewayd/router.c gatewayd/bounce.c \
-	    $(UNIT_COMMON) $(LDLIBS)
+	    gatewayd/hold.c gatewayd/outq.c $(UNIT_COMMON) $(LDLIBS)
 
 $(OBJ)/regress/conn_unit: regress/conn/conn_unit.c gatewayd/conn.c \
     gatewayd/conn_admit.c gatewayd/outq.c gatewayd/inbuf.c $(COMPAT_SRCS) \

@@ -56,8 +56,10 @@ TAILQ_HEAD(authd_secrets, authd_secret);
 struct authd_conf {
 	struct gw_global	 global;
 	struct authd_secrets	 secrets;
+	struct authd_secrets	 upsecrets;	/* ours at the servers */
 	size_t			 ncomponents;
 	size_t			 nsecrets;
+	size_t			 nupsecrets;
 };
 
 /* A stream id authd issued, waiting for its one handshake. */
@@ -122,11 +124,13 @@ static int64_t			 budget_next;	/* ms: the next held answer */
 static void	authd_reconf_start(struct imsg *, const void *, void *);
 static void	authd_reconf_component(struct imsg *, const void *, void *);
 static void	authd_reconf_secret(struct imsg *, const void *, void *);
+static void	authd_reconf_upsecret(struct imsg *, const void *, void *);
 static void	authd_reconf_done(struct imsg *, const void *, void *);
 static void	authd_ping(struct imsg *, const void *, void *);
 static void	authd_new_stream(struct imsg *, const void *, void *);
 static void	authd_handshake(struct imsg *, const void *, void *);
 static void	authd_forget(struct imsg *, const void *, void *);
+static void	authd_uplink_digest(struct imsg *, const void *, void *);
 static void	authd_verbose(struct imsg *, const void *, void *);
 static void	authd_stats(struct imsg *, const void *, void *);
 
@@ -137,6 +141,8 @@ static const struct imsg_handler parent_handlers[] = {
 	    sizeof(struct gw_component_conf), 0, authd_reconf_component },
 	{ IMSG_RECONF_SECRET, "RECONF_SECRET", sizeof(struct gw_secret_conf),
 	    0, authd_reconf_secret },
+	{ IMSG_RECONF_UPSECRET, "RECONF_UPSECRET",
+	    sizeof(struct gw_secret_conf), 0, authd_reconf_upsecret },
 	{ IMSG_RECONF_DONE, "RECONF_DONE", 0, 0, authd_reconf_done },
 	{ IMSG_PING, "PING", sizeof(struct gw_ping), 0, authd_ping },
 	{ IMSG_CTL_VERBOSE, "CTL_VERBOSE", sizeof(struct gw_ctl_verbose), 0,
@@ -154,7 +160,9 @@ static const struct imsg_handler engine_handlers[] = {
 	{ IMSG_AUTH_FORGET, "AUTH_FORGET", sizeof(struct gw_auth_forget), 0,
 	    authd_forget },
 	{ IMSG_CTL_AUTHD_STATS, "CTL_AUTHD_STATS", sizeof(struct gw_ctl_req),
-	    0, authd_stats }
+	    0, authd_stats },
+	{ IMSG_UPLINK_DIGEST, "UPLINK_DIGEST",
+	    sizeof(struct gw_uplink_digest), 0, authd_uplink_digest }
 };
 static const struct imsg_channel engine_channel = {
 	"the engine", engine_handlers, nitems(engine_handlers), NULL
@@ -335,20 +343,28 @@ authd_conf_new(void)
 	if ((ac = calloc(1, sizeof(*ac))) == NULL)
 		fatal("authd_conf_new");
 	TAILQ_INIT(&ac->secrets);
+	TAILQ_INIT(&ac->upsecrets);
 	return (ac);
+}
+
+static void
+authd_secrets_free(struct authd_secrets *list)
+{
+	struct authd_secret	*s;
+
+	while ((s = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, s, entry);
+		freezero(s, sizeof(*s));
+	}
 }
 
 static void
 authd_conf_free(struct authd_conf *ac)
 {
-	struct authd_secret	*s;
-
 	if (ac == NULL)
 		return;
-	while ((s = TAILQ_FIRST(&ac->secrets)) != NULL) {
-		TAILQ_REMOVE(&ac->secrets, s, entry);
-		freezero(s, sizeof(*s));
-	}
+	authd_secrets_free(&ac->secrets);
+	authd_secrets_free(&ac->upsecrets);
 	freezero(ac, sizeof(*ac));
 }
 
@@ -382,6 +398,23 @@ authd_reconf_component(struct imsg *imsg, const void *data, void *arg)
 	staged->ncomponents++;
 }
 
+/* A secret from the parent, checked, for the staged list. */
+static struct authd_secret *
+authd_secret_new(const void *data, const char *what)
+{
+	struct authd_secret	*s;
+
+	authd_staged_check(what);
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatal("%s", __func__);
+	memcpy(&s->conf, data, sizeof(s->conf));
+	imsg_check_string(s->conf.domain, sizeof(s->conf.domain), "domain");
+	if (s->conf.len == 0 || s->conf.len >= sizeof(s->conf.secret) ||
+	    s->conf.secret[s->conf.len] != '\0')
+		fatalx("%s: bad secret length", what);
+	return (s);
+}
+
 static void
 authd_reconf_secret(struct imsg *imsg, const void *data, void *arg)
 {
@@ -389,16 +422,22 @@ authd_reconf_secret(struct imsg *imsg, const void *data, void *arg)
 
 	(void)imsg;
 	(void)arg;
-	authd_staged_check("RECONF_SECRET");
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		fatal("authd_reconf_secret");
-	memcpy(&s->conf, data, sizeof(s->conf));
-	imsg_check_string(s->conf.domain, sizeof(s->conf.domain), "domain");
-	if (s->conf.len == 0 || s->conf.len >= sizeof(s->conf.secret) ||
-	    s->conf.secret[s->conf.len] != '\0')
-		fatalx("RECONF_SECRET: bad secret length");
+	s = authd_secret_new(data, "RECONF_SECRET");
 	TAILQ_INSERT_TAIL(&staged->secrets, s, entry);
 	staged->nsecrets++;
+}
+
+/* A component's secret at its upstream server: one a domain. */
+static void
+authd_reconf_upsecret(struct imsg *imsg, const void *data, void *arg)
+{
+	struct authd_secret	*s;
+
+	(void)imsg;
+	(void)arg;
+	s = authd_secret_new(data, "RECONF_UPSECRET");
+	TAILQ_INSERT_TAIL(&staged->upsecrets, s, entry);
+	staged->nupsecrets++;
 }
 
 static void
@@ -413,6 +452,8 @@ authd_reconf_done(struct imsg *imsg, const void *data, void *arg)
 	staged = NULL;
 	log_info("%zu secrets for %zu components", running->nsecrets,
 	    running->ncomponents);
+	if (running->nupsecrets > 0)
+		log_info("%zu upstream secrets", running->nupsecrets);
 	if (imsg_compose(&ibuf_parent, IMSG_RECONF_ACK, 0, 0, -1, NULL,
 	    0) == -1)
 		fatal("imsg_compose");
@@ -723,4 +764,42 @@ authd_forget(struct imsg *imsg, const void *data, void *arg)
 			TAILQ_REMOVE(&answers, ans, entry);
 			free(ans);
 		}
+}
+
+/*
+ * The handshake of an uplink: SHA-1 of the server's stream id and our
+ * secret at that server, in hex.  An engine that asks for ids of its
+ * choosing learns digests it could use only to authenticate, as it does
+ * anyway; the secret never leaves authd.  No secret: an empty answer.
+ */
+static void
+authd_uplink_digest(struct imsg *imsg, const void *data, void *arg)
+{
+	const struct gw_uplink_digest	*req = data;
+	struct gw_uplink_answer		 ans;
+	struct authd_secret		*s;
+	uint8_t				 md[AUTH_DIGEST_LEN];
+
+	(void)imsg;
+	(void)arg;
+	imsg_check_string(req->domain, sizeof(req->domain), "domain");
+	imsg_check_string(req->stream_id, sizeof(req->stream_id),
+	    "stream id");
+	memset(&ans, 0, sizeof(ans));
+	ans.conn_id = req->conn_id;
+	TAILQ_FOREACH(s, &running->upsecrets, entry)
+		if (strcmp(s->conf.domain, req->domain) == 0)
+			break;
+	if (s == NULL)
+		log_warnx("uplink of %s: no upstream secret", req->domain);
+	else if (req->stream_id[0] == '\0' || auth_digest(req->stream_id,
+	    s->conf.secret, s->conf.len, md) == -1)
+		log_warnx("uplink of %s: unusable stream id", req->domain);
+	else
+		hex_encode(md, sizeof(md), ans.hex);
+	explicit_bzero(md, sizeof(md));
+	if (imsg_compose(&ibuf_engine, IMSG_UPLINK_ANSWER, 0, 0, -1, &ans,
+	    sizeof(ans)) == -1)
+		fatal("imsg_compose");
+	explicit_bzero(&ans, sizeof(ans));
 }

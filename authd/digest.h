@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define AUTH_DIGEST_LEN		20
-#define AUTH_ID_MAX		64
+#define AUTH_ID_MAX		256	/* a server's id too (GW_SERVER_ID_MAX) */
 #define AUTH_SECRET_MAX		256
 
 int	auth_digest(const char *, const char *, size_t,

@@ -64,7 +64,14 @@ enum imsg_type {
 	IMSG_CTL_VERBOSE,	/* engine -> parent -> authd: gw_ctl_verbose */
 	IMSG_CTL_LINE,		/* parent -> engine: struct gw_ctl_line */
 	IMSG_CTL_END,		/* parent -> engine: struct gw_ctl_end */
-	IMSG_CTL_AUTHD_STATS	/* engine <-> authd: gw_ctl_req, gw_authd_stats */
+	IMSG_CTL_AUTHD_STATS,	/* engine <-> authd: gw_ctl_req, gw_authd_stats */
+	IMSG_RECONF_UPSTREAM,	/* parent -> engine: struct gw_upstream_conf */
+	IMSG_RECONF_UPSECRET,	/* parent -> authd: struct gw_secret_conf */
+	IMSG_UPLINK_CONNECT,	/* engine -> parent: struct gw_uplink_req */
+	IMSG_UPLINK_FD,		/* parent -> engine: gw_uplink_conn, a socket */
+	IMSG_UPLINK_FAILED,	/* parent -> engine: struct gw_uplink_conn */
+	IMSG_UPLINK_DIGEST,	/* engine -> authd: struct gw_uplink_digest */
+	IMSG_UPLINK_ANSWER	/* authd -> engine: struct gw_uplink_answer */
 };
 
 #define GW_LINE_MAX		1024	/* a line of a log or a result */
@@ -193,6 +200,62 @@ struct gw_component_conf {
 	uint32_t		 flags;
 	uint32_t		 conflict;
 	uint32_t		 max_stanza;	/* 0: the global limit */
+	uint32_t		 upstream_id;	/* 0: none */
+};
+
+/*
+ * An XMPP server gatewayd connects to on behalf of its components (the
+ * client side of XEP-0114): one stream for each component that names
+ * it.  What the server or the component sends while the other side is
+ * away is held for grace seconds, at most grace_size bytes each way.
+ */
+#define GW_UPSTREAM_NAME_MAX	64
+#define GW_UPSTREAM_GRACE	10
+#define GW_UPSTREAM_GRACE_SIZE	(1024 * 1024)
+
+struct gw_upstream_conf {
+	char			 name[GW_UPSTREAM_NAME_MAX];
+	uint32_t		 id;		/* 1 and up */
+	uint32_t		 grace;		/* seconds, 0: none */
+	uint32_t		 grace_size;	/* bytes */
+	uint64_t		 addr_hash;	/* changed: connect anew */
+};
+
+/*
+ * The uplink of a component: the engine asks the parent for a connection
+ * to its server (the engine may not make sockets); the parent tries each
+ * address of the upstream in order and passes the socket, or says why
+ * none would do.  seq is the engine's, to match an answer to its request.
+ */
+struct gw_uplink_req {
+	char			 domain[GW_NAME_MAX];
+	uint32_t		 upstream_id;
+	uint32_t		 seq;
+};
+
+struct gw_uplink_conn {
+	char			 domain[GW_NAME_MAX];
+	uint32_t		 seq;
+	struct sockaddr_storage	 peer;		/* connected to, or last tried */
+	char			 error[128];	/* IMSG_UPLINK_FAILED */
+};
+
+/*
+ * The server's stream id, as the engine parsed it, for authd to answer
+ * with the handshake: hex SHA-1 of id and the upstream secret of domain,
+ * or an empty digest when it has none (or will not, for now).
+ */
+#define GW_SERVER_ID_MAX	256
+
+struct gw_uplink_digest {
+	uint64_t		 conn_id;
+	char			 domain[GW_NAME_MAX];
+	char			 stream_id[GW_SERVER_ID_MAX];
+};
+
+struct gw_uplink_answer {
+	uint64_t		 conn_id;
+	char			 hex[2 * GW_DIGEST_LEN + 1];
 };
 
 struct gw_alias_conf {

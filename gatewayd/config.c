@@ -41,6 +41,8 @@ config_new(void)
 	TAILQ_INIT(&conf->ctlsocks);
 	TAILQ_INIT(&conf->components);
 	TAILQ_INIT(&conf->secrets);
+	TAILQ_INIT(&conf->upstreams);
+	TAILQ_INIT(&conf->upsecrets);
 	conf->global.max_conns = GW_MAX_CONNS;
 	conf->global.max_unauth = GW_MAX_UNAUTH;
 	conf->global.max_unauth_per_addr = GW_MAX_UNAUTH_PER_ADDR;
@@ -71,16 +73,23 @@ config_new(void)
 	return (conf);
 }
 
-/* Once authd has them, the parent forgets the secrets. */
-void
-config_purge_secrets(struct gatewayd_conf *conf)
+static void
+secrets_purge(struct gw_secrets *head)
 {
 	struct gw_secret	*s;
 
-	while ((s = TAILQ_FIRST(&conf->secrets)) != NULL) {
-		TAILQ_REMOVE(&conf->secrets, s, entry);
+	while ((s = TAILQ_FIRST(head)) != NULL) {
+		TAILQ_REMOVE(head, s, entry);
 		freezero(s, sizeof(*s));
 	}
+}
+
+/* Once authd has them, the parent forgets the secrets, the servers' too. */
+void
+config_purge_secrets(struct gatewayd_conf *conf)
+{
+	secrets_purge(&conf->secrets);
+	secrets_purge(&conf->upsecrets);
 }
 
 void
@@ -90,6 +99,7 @@ config_free(struct gatewayd_conf *conf)
 	struct gw_ctlsock	*cs;
 	struct gw_component	*c;
 	struct gw_alias		*a;
+	struct gw_upstream	*up;
 
 	if (conf == NULL)
 		return;
@@ -115,15 +125,81 @@ config_free(struct gatewayd_conf *conf)
 		free(c->file);
 		free(c);
 	}
+	while ((up = TAILQ_FIRST(&conf->upstreams)) != NULL) {
+		TAILQ_REMOVE(&conf->upstreams, up, entry);
+		free(up->file);
+		free(up);
+	}
 	free(conf);
 }
 
-/* The configuration as gatewayd.conf syntax, secrets never shown. */
+static const char *
+upstream_name(const struct gatewayd_conf *conf, uint32_t id)
+{
+	const struct gw_upstream	*up;
+
+	TAILQ_FOREACH(up, &conf->upstreams, entry)
+		if (up->conf.id == id)
+			return (up->conf.name);
+	return ("?");
+}
+
+/* Is the host as written just this address (brackets aside)? */
+static int
+host_is_addr(const char *host, const char *addr)
+{
+	size_t	len = strlen(addr);
+
+	if (strcmp(host, addr) == 0)
+		return (1);
+	return (host[0] == '[' && strncmp(host + 1, addr, len) == 0 &&
+	    strcmp(host + 1 + len, "]") == 0);
+}
+
+/* A connect to line, with the addresses it was resolved to, in order. */
+static void
+print_connect(FILE *fp, const struct gw_connect_to *ct)
+{
+	char	addr[NI_MAXHOST];
+	size_t	i;
+
+	fprintf(fp, "\tconnect to %s port %u", ct->host, (unsigned)ct->port);
+	for (i = 0; i < ct->naddrs; i++) {
+		if (getnameinfo((const struct sockaddr *)&ct->addrs[i],
+		    sockaddr_len(&ct->addrs[i]), addr, sizeof(addr), NULL, 0,
+		    NI_NUMERICHOST) != 0)
+			strlcpy(addr, "?", sizeof(addr));
+		if (ct->naddrs == 1 && host_is_addr(ct->host, addr))
+			break;
+		fprintf(fp, "%s%s", i == 0 ? "\t# " : ", ", addr);
+	}
+	fprintf(fp, "\n");
+}
+
+static void
+print_upstream(FILE *fp, const struct gw_upstream *up)
+{
+	size_t	i;
+
+	fprintf(fp, "\nupstream \"%s\" {\n", up->conf.name);
+	for (i = 0; i < up->nconnect; i++)
+		print_connect(fp, &up->connect[i]);
+	fprintf(fp, "\tsecrets \"%s\"\n", up->secrets_path);
+	fprintf(fp, "\tgrace %u\n", up->conf.grace);
+	fprintf(fp, "\tgrace size %u\n", up->conf.grace_size);
+	fprintf(fp, "}\n");
+}
+
+/*
+ * The configuration as gatewayd.conf syntax, secrets never shown; the
+ * upstreams come before the components, which name them.
+ */
 void
 config_print(FILE *fp, const struct gatewayd_conf *conf)
 {
 	const struct gw_listen		*l;
 	const struct gw_ctlsock		*cs;
+	const struct gw_upstream	*up;
 	const struct gw_component	*c;
 	const struct gw_alias		*a;
 	char				 addr[NI_MAXHOST + 16];
@@ -158,6 +234,8 @@ config_print(FILE *fp, const struct gatewayd_conf *conf)
 	    conf->global.flap_max, conf->global.flap_window,
 	    conf->global.flap_holddown);
 
+	TAILQ_FOREACH(up, &conf->upstreams, entry)
+		print_upstream(fp, up);
 	TAILQ_FOREACH(c, &conf->components, entry) {
 		fprintf(fp, "\ncomponent \"%s\" {\n", c->conf.name);
 		TAILQ_FOREACH(a, &c->aliases, entry)
@@ -168,6 +246,9 @@ config_print(FILE *fp, const struct gatewayd_conf *conf)
 		    c->conf.conflict == CONFLICT_REJECT ? "reject" : "replace");
 		if (c->conf.max_stanza != 0)
 			fprintf(fp, "\tmax stanza size %u\n", c->conf.max_stanza);
+		if (c->conf.upstream_id != 0)
+			fprintf(fp, "\tupstream \"%s\"\n",
+			    upstream_name(conf, c->conf.upstream_id));
 		fprintf(fp, "\t# %d secret%s: ********\n", c->nsecrets,
 		    c->nsecrets == 1 ? "" : "s");
 		fprintf(fp, "}\n");
@@ -175,10 +256,45 @@ config_print(FILE *fp, const struct gatewayd_conf *conf)
 }
 
 /*
+ * FNV-1a over what the upstream connects to: when a reload changes it,
+ * the engine connects anew.
+ */
+static uint64_t
+hash_bytes(uint64_t h, const void *p, size_t len)
+{
+	const unsigned char	*b = p;
+
+	while (len-- > 0) {
+		h ^= *b++;
+		h *= 0x100000001b3ULL;
+	}
+	return (h);
+}
+
+static uint64_t
+upstream_addr_hash(const struct gw_upstream *up)
+{
+	uint64_t	h = 0xcbf29ce484222325ULL;
+	size_t		i, j;
+
+	for (i = 0; i < up->nconnect; i++) {
+		h = hash_bytes(h, up->connect[i].host,
+		    strlen(up->connect[i].host) + 1);
+		h = hash_bytes(h, &up->connect[i].port,
+		    sizeof(up->connect[i].port));
+		for (j = 0; j < up->connect[i].naddrs; j++)
+			h = hash_bytes(h, &up->connect[i].addrs[j],
+			    sockaddr_len(&up->connect[i].addrs[j]));
+	}
+	return (h);
+}
+
+/*
  * Configuration for the engine: limits, listeners (with a descriptor for
  * each one the parent has just bound, -1 for one the engine already has),
- * the control sockets (at the start), components and their aliases.
- * Never a secret.
+ * the control sockets (at the start), the upstreams, then the components
+ * (which name them) and their aliases.  Never a secret, nor an address
+ * of an upstream: the parent makes those connections.
  */
 int
 config_send_engine(struct imsgev *iev, const struct gatewayd_conf *conf)
@@ -186,6 +302,8 @@ config_send_engine(struct imsgev *iev, const struct gatewayd_conf *conf)
 	struct gw_listen		*l;
 	struct gw_ctlsock		*cs;
 	struct gw_control_conf		 cc;
+	struct gw_upstream_conf		 upc;
+	const struct gw_upstream	*up;
 	const struct gw_component	*c;
 	const struct gw_alias		*a;
 
@@ -208,6 +326,13 @@ config_send_engine(struct imsgev *iev, const struct gatewayd_conf *conf)
 			return (-1);
 		cs->fd = -1;	/* imsg closes it once sent */
 	}
+	TAILQ_FOREACH(up, &conf->upstreams, entry) {
+		upc = up->conf;
+		upc.addr_hash = upstream_addr_hash(up);
+		if (imsgev_compose(iev, IMSG_RECONF_UPSTREAM, 0, -1, &upc,
+		    sizeof(upc)) == -1)
+			return (-1);
+	}
 	TAILQ_FOREACH(c, &conf->components, entry) {
 		if (imsgev_compose(iev, IMSG_RECONF_COMPONENT, 0, -1,
 		    &c->conf, sizeof(c->conf)) == -1)
@@ -220,7 +345,10 @@ config_send_engine(struct imsgev *iev, const struct gatewayd_conf *conf)
 	return (imsgev_compose(iev, IMSG_RECONF_DONE, 0, -1, NULL, 0));
 }
 
-/* authd learns the components and their secrets, nothing else. */
+/*
+ * authd learns the components and their secrets, then the secret each
+ * component's server has for it; nothing else.
+ */
 int
 config_send_authd(struct imsgev *iev, const struct gatewayd_conf *conf)
 {
@@ -236,6 +364,10 @@ config_send_authd(struct imsgev *iev, const struct gatewayd_conf *conf)
 			return (-1);
 	TAILQ_FOREACH(s, &conf->secrets, entry)
 		if (imsgev_compose(iev, IMSG_RECONF_SECRET, 0, -1, &s->conf,
+		    sizeof(s->conf)) == -1)
+			return (-1);
+	TAILQ_FOREACH(s, &conf->upsecrets, entry)
+		if (imsgev_compose(iev, IMSG_RECONF_UPSECRET, 0, -1, &s->conf,
 		    sizeof(s->conf)) == -1)
 			return (-1);
 	return (imsgev_compose(iev, IMSG_RECONF_DONE, 0, -1, NULL, 0));

@@ -77,6 +77,7 @@ static void	conn_timer(int, short, void *);
 static void	conn_stall(int, short, void *);
 static void	conn_quiet(int, short, void *);
 static void	conn_sync(struct conn *);
+static void	conn_start(struct conn *);
 static void	conn_mark_dirty(struct conn *);
 static void	conn_want_write(struct conn *, int);
 
@@ -210,9 +211,13 @@ conn_kept(const struct conn *c)
 	return (c->c_in.len);
 }
 
-/* A connection for socket s, with the layer above's part of it. */
+/*
+ * A connection for socket s, with the layer above's part of it: arg, or
+ * what its accepted event makes.
+ */
 static struct conn *
-conn_alloc(int s, const struct sockaddr_storage *ss, const char *host)
+conn_alloc(int s, const struct sockaddr_storage *ss, const char *host,
+    void *arg)
 {
 	struct conn	*c;
 
@@ -222,7 +227,8 @@ conn_alloc(int s, const struct sockaddr_storage *ss, const char *host)
 	c->c_fd = s;
 	c->c_peer = *ss;
 	strlcpy(c->c_peername, host, sizeof(c->c_peername));
-	if ((c->c_arg = events->accepted(c)) == NULL) {
+	if ((c->c_arg = arg) == NULL && (c->c_arg = events->accepted(c)) ==
+	    NULL) {
 		free(c);
 		return (NULL);
 	}
@@ -236,7 +242,6 @@ conn_alloc(int s, const struct sockaddr_storage *ss, const char *host)
 void
 conn_new(int s, const struct sockaddr_storage *ss, socklen_t sslen)
 {
-	struct timeval		 tv = { limits.handshake_timeout, 0 };
 	struct addr_count	*ac;
 	struct conn		*c = NULL;
 	char			 host[NI_MAXHOST];
@@ -246,7 +251,7 @@ conn_new(int s, const struct sockaddr_storage *ss, socklen_t sslen)
 	    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
 		strlcpy(host, "?", sizeof(host));
 	if ((why = conn_admit(ss, &ac)) == -1 &&
-	    (c = conn_alloc(s, ss, host)) == NULL)
+	    (c = conn_alloc(s, ss, host, NULL)) == NULL)
 		why = CONN_REFUSE_NOMEM;
 	if (why != -1) {
 		conn_admit_refuse(s, host, why);
@@ -254,23 +259,54 @@ conn_new(int s, const struct sockaddr_storage *ss, socklen_t sslen)
 			addr_count_drop(ac);
 		return;
 	}
-	next_id++;
 	conn_unauth_add(c, ac);
+	conn_start(c);
+	if (logsum_allow(host, "connections"))
+		log_info("connection %llu from %s",
+		    (unsigned long long)c->c_id, host);
+}
+
+/*
+ * A socket the parent connected for us (an uplink to a server), for the
+ * layer above's arg: not one of the peers the limits are for, never
+ * shed, and the server has the handshake timeout to answer.  NULL (the
+ * socket closed) without memory.
+ */
+struct conn *
+conn_connected(int s, const struct sockaddr_storage *ss, void *arg)
+{
+	struct conn	*c;
+	char		 host[NI_MAXHOST + 16];
+
+	if ((c = conn_alloc(s, ss, sockaddr_print(ss, host, sizeof(host)),
+	    arg)) == NULL) {
+		close(s);
+		return (NULL);
+	}
+	c->c_protected = 1;
+	conn_start(c);
+	return (c);
+}
+
+/* A connection begins: it is counted, found by id, and reads. */
+static void
+conn_start(struct conn *c)
+{
+	struct timeval	tv = { limits.handshake_timeout, 0 };
+
+	next_id++;
 	nconns++;
 	if (RB_INSERT(conn_tree, &conns, c) != NULL)
 		fatalx("connection id %llu twice", (unsigned long long)c->c_id);
-
-	event_set(&c->c_ev_read, s, EV_READ | EV_PERSIST, conn_read, c);
-	event_set(&c->c_ev_write, s, EV_WRITE | EV_PERSIST, conn_writable, c);
+	event_set(&c->c_ev_read, c->c_fd, EV_READ | EV_PERSIST, conn_read, c);
+	event_set(&c->c_ev_write, c->c_fd, EV_WRITE | EV_PERSIST,
+	    conn_writable, c);
 	evtimer_set(&c->c_ev_timer, conn_timer, c);
 	evtimer_set(&c->c_ev_stall, conn_stall, c);
 	evtimer_set(&c->c_ev_quiet, conn_quiet, c);
 	evtimer_add(&c->c_ev_timer, &tv);
 	c->c_want_read = 1;
 	conn_sync(c);
-	if (logsum_allow(host, "connections"))
-		log_info("connection %llu from %s",
-		    (unsigned long long)c->c_id, host);
 }
 
 /* The connection proved itself: it leaves the unauthenticated count. */

@@ -97,6 +97,8 @@ void		 conn_init(const struct conn_events *);
 void		 conn_set_limits(const struct conn_limits *);
 void		 conn_set_fd_limit(uint32_t, uint32_t);
 void		 conn_new(int, const struct sockaddr_storage *, socklen_t);
+struct conn	*conn_connected(int, const struct sockaddr_storage *,
+		    void *);
 int		 conn_make_room(void);
 
 struct conn	*conn_find(uint64_t);

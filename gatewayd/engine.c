@@ -42,6 +42,7 @@
 
 #include "conn.h"
 #include "control.h"
+#include "engine_local.h"
 #include "gatewayd.h"
 #include "listener.h"
 #include "log.h"
@@ -49,6 +50,7 @@
 #include "router.h"
 #include "sandbox.h"
 #include "stream.h"
+#include "uplink.h"
 
 #define ENGINE_CLOSE_GRACE	5	/* seconds a closed stream may linger */
 #define ENGINE_TICK		1	/* seconds between keepalive rounds */
@@ -62,14 +64,6 @@
  */
 #define ENGINE_FD_USED		9
 #define ENGINE_FD_FIXED		(ENGINE_FD_USED + 2)
-
-struct session {
-	struct conn		*s_conn;
-	struct stream		*s_stream;
-	struct route		 s_route;
-	int			 s_auth_pending;	/* authd holds our id */
-	int			 s_authenticated;
-};
 
 static struct imsgev		 iev_parent, iev_authd;
 static struct gw_global		 global, staged_global;
@@ -92,7 +86,6 @@ static void	engine_reconf_component(struct imsg *, const void *, void *);
 static void	engine_reconf_alias(struct imsg *, const void *, void *);
 static void	engine_reconf_done(struct imsg *, const void *, void *);
 static void	engine_ping(struct imsg *, const void *, void *);
-static void	engine_auth_streamid(struct imsg *, const void *, void *);
 static void	engine_auth_result(struct imsg *, const void *, void *);
 static void	engine_authd_batch_done(void *);
 static void	engine_shutdown(void);
@@ -116,7 +109,13 @@ static const struct imsg_handler parent_handlers[] = {
 	{ IMSG_CTL_LINE, "CTL_LINE", sizeof(struct gw_ctl_line), 0,
 	    control_imsg_line },
 	{ IMSG_CTL_END, "CTL_END", sizeof(struct gw_ctl_end), 0,
-	    control_imsg_end }
+	    control_imsg_end },
+	{ IMSG_RECONF_UPSTREAM, "RECONF_UPSTREAM",
+	    sizeof(struct gw_upstream_conf), 0, engine_reconf_upstream },
+	{ IMSG_UPLINK_FD, "UPLINK_FD", sizeof(struct gw_uplink_conn),
+	    IMSGF_FD, engine_uplink_socket },
+	{ IMSG_UPLINK_FAILED, "UPLINK_FAILED", sizeof(struct gw_uplink_conn),
+	    0, engine_uplink_failed }
 };
 static const struct imsg_channel parent_channel = {
 	"the parent", parent_handlers, nitems(parent_handlers), NULL
@@ -128,7 +127,9 @@ static const struct imsg_handler authd_handlers[] = {
 	{ IMSG_AUTH_RESULT, "AUTH_RESULT", sizeof(struct gw_auth_result), 0,
 	    engine_auth_result },
 	{ IMSG_CTL_AUTHD_STATS, "CTL_AUTHD_STATS",
-	    sizeof(struct gw_authd_stats), 0, control_imsg_authd }
+	    sizeof(struct gw_authd_stats), 0, control_imsg_authd },
+	{ IMSG_UPLINK_ANSWER, "UPLINK_ANSWER",
+	    sizeof(struct gw_uplink_answer), 0, engine_uplink_answer }
 };
 static const struct imsg_channel authd_channel = {
 	"authd", authd_handlers, nitems(authd_handlers),
@@ -159,8 +160,6 @@ static const struct conn_events conn_events = {
 /* What a stream reports. */
 static void	 session_output(void *, const char *, size_t);
 static const char *session_domain(void *, const char *);
-static int	 session_want_id(void *, const char *);
-static int	 session_handshake(void *, const uint8_t [GW_DIGEST_LEN]);
 static const char *session_stanza_start(void *, const struct stanza_head *,
 		    const char **);
 static enum stanza_verdict session_stanza(void *, const struct stanza *);
@@ -171,7 +170,7 @@ static void	 session_log(void *, const char *);
 static const struct stream_ops stream_ops = {
 	session_output, session_domain, session_want_id, session_handshake,
 	session_stanza_start, session_stanza, session_closing, session_label,
-	session_log
+	session_log, session_server_id, session_accepted
 };
 
 /* What the router asks for. */
@@ -229,6 +228,7 @@ engine_main(int debug, int verbose, const char *user, const char *chrootdir)
 	conn_init(&conn_events);
 	router_init(&router_ops);
 	control_init(&iev_parent, &iev_authd, &counts);
+	engine_uplink_init();
 
 	engine_preinit();
 	proc_child_setup(PROC_ENGINE, user, chrootdir);
@@ -281,6 +281,22 @@ engine_parent_room(void)
 	return (1);
 }
 
+/* A message from the engine's other files to the parent or authd. */
+int
+engine_compose(enum gw_proc to, uint32_t type, int fd, const void *data,
+    size_t len)
+{
+	if (to == PROC_AUTHD && authd_gone) {
+		if (fd != -1)
+			close(fd);
+		return (-1);
+	}
+	if (imsgev_compose(to == PROC_AUTHD ? &iev_authd : &iev_parent, type,
+	    0, fd, data, len) == -1)
+		fatal("imsgev_compose");
+	return (0);
+}
+
 /* A log line waits in the parent's pipe: the pipe wants writing. */
 static void
 engine_log_queued(void)
@@ -297,7 +313,7 @@ engine_authd_gone(struct imsgev *iev)
 	authd_gone = 1;
 }
 
-static void
+void
 engine_staged_check(const char *what)
 {
 	if (!staging)
@@ -316,6 +332,7 @@ engine_reconf_start(struct imsg *imsg, const void *data, void *arg)
 	log_setverbose(staged_global.verbose);
 	listener_stage_begin();
 	router_stage_begin();
+	uplink_stage_begin();
 	staging = 1;
 }
 
@@ -337,6 +354,7 @@ engine_reconf_component(struct imsg *imsg, const void *data, void *arg)
 	engine_staged_check("RECONF_COMPONENT");
 	imsg_check_string(comp->name, sizeof(comp->name), "component");
 	router_stage_component(comp);
+	uplink_stage_component(comp);
 }
 
 static void
@@ -392,10 +410,13 @@ engine_reconf_done(struct imsg *imsg, const void *data, void *arg)
 	router_stage_commit(&staged_global);
 	global = staged_global;
 	engine_apply_limits();
+	/* Uplinks are uplink.c's to end. */
+	uplink_stage_commit();
 	for (c = conn_first(); c != NULL; c = conn_next(c)) {
 		s = conn_arg(c);
 		state = stream_state(s->s_stream);
-		if (state >= STREAM_STREAMID && state <= STREAM_OPEN &&
+		if (s->s_uplink == NULL &&
+		    state >= STREAM_STREAMID && state <= STREAM_OPEN &&
 		    !router_known(stream_domain(s->s_stream)))
 			stream_error(s->s_stream, "host-gone",
 			    "component removed");
@@ -419,7 +440,7 @@ engine_ping(struct imsg *imsg, const void *data, void *arg)
 		fatal("imsgev_compose");
 }
 
-static struct session *
+struct session *
 session_of(uint64_t conn_id)
 {
 	struct conn	*c;
@@ -444,38 +465,11 @@ session_sync(struct session *s)
 }
 
 /* What held the stream is over: it parses on with what is kept. */
-static void
+void
 session_continue(struct session *s)
 {
 	conn_replay(s->s_conn);
 	session_sync(s);
-}
-
-static void
-engine_auth_streamid(struct imsg *imsg, const void *data, void *arg)
-{
-	const struct gw_auth_streamid	*sid = data;
-	struct session			*s;
-	size_t				 len;
-
-	(void)imsg;
-	(void)arg;
-	/* It goes into a stream header as it is: hex, nothing else. */
-	len = strnlen(sid->id, sizeof(sid->id));
-	if ((len != GW_STREAMID_LEN && len != 0) ||
-	    strspn(sid->id, "0123456789abcdef") != len)
-		fatalx("AUTH_STREAMID: bad id");
-	if ((s = session_of(sid->conn_id)) == NULL)
-		return;
-	if (len == 0) {
-		/* authd has no room: this one waits no longer. */
-		s->s_auth_pending = 0;
-		stream_error(s->s_stream, "resource-constraint",
-		    "authd issued no stream id");
-		return;
-	}
-	stream_streamid(s->s_stream, sid->id);
-	session_continue(s);
 }
 
 /*
@@ -508,6 +502,8 @@ engine_auth_result(struct imsg *imsg, const void *data, void *arg)
 	stream_set_max_stanza(st, router_max_stanza(&s->s_route));
 	s->s_authenticated = 1;
 	stream_verdict(st, AUTH_OK);
+	/* After our <handshake/>: what was held for it while it was away. */
+	router_opened(&s->s_route);
 	session_continue(s);
 }
 
@@ -519,61 +515,9 @@ engine_authd_batch_done(void *arg)
 	conn_flush_all();
 }
 
-static int
-session_want_id(void *arg, const char *domain)
-{
-	struct session		*s = arg;
-	struct gw_auth_stream	 req;
-
-	if (authd_gone)
-		return (-1);
-	memset(&req, 0, sizeof(req));
-	req.conn_id = conn_id(s->s_conn);
-	strlcpy(req.domain, domain, sizeof(req.domain));
-	req.peer = *conn_peer(s->s_conn);
-	if (imsgev_compose(&iev_authd, IMSG_AUTH_STREAM, 0, -1, &req,
-	    sizeof(req)) == -1)
-		fatal("imsgev_compose");
-	s->s_auth_pending = 1;
-	return (0);
-}
-
-static int
-session_handshake(void *arg, const uint8_t digest[GW_DIGEST_LEN])
-{
-	struct session			*s = arg;
-	struct gw_auth_handshake	 hs;
-
-	if (authd_gone)
-		return (-1);
-	memset(&hs, 0, sizeof(hs));
-	hs.conn_id = conn_id(s->s_conn);
-	memcpy(hs.digest, digest, sizeof(hs.digest));
-	if (imsgev_compose(&iev_authd, IMSG_AUTH_HANDSHAKE, 0, -1, &hs,
-	    sizeof(hs)) == -1)
-		fatal("imsgev_compose");
-	explicit_bzero(&hs, sizeof(hs));
-	return (0);
-}
-
-/* The stream will not use the id authd holds for it: authd forgets it. */
-static void
-session_auth_forget(struct session *s)
-{
-	struct gw_auth_forget	f;
-
-	if (!s->s_auth_pending || authd_gone)
-		return;
-	s->s_auth_pending = 0;
-	memset(&f, 0, sizeof(f));
-	f.conn_id = conn_id(s->s_conn);
-	if (imsgev_compose(&iev_authd, IMSG_AUTH_FORGET, 0, -1, &f,
-	    sizeof(f)) == -1)
-		fatal("imsgev_compose");
-}
-
-static void *
-session_new(struct conn *c)
+/* A session's stream; its connection comes with session_attach. */
+struct session *
+session_alloc(void)
 {
 	struct session	*s;
 
@@ -584,8 +528,24 @@ session_new(struct conn *c)
 		free(s);
 		return (NULL);
 	}
+	return (s);
+}
+
+void
+session_attach(struct session *s, struct conn *c)
+{
 	s->s_conn = c;
 	router_route_init(&s->s_route, c, s);
+}
+
+static void *
+session_new(struct conn *c)
+{
+	struct session	*s;
+
+	if ((s = session_alloc()) == NULL)
+		return (NULL);
+	session_attach(s, c);
 	counts.accepted++;
 	return (s);
 }
@@ -728,6 +688,8 @@ session_closed(void *arg)
 	session_log_closed(s);
 	router_release(&s->s_route);
 	session_auth_forget(s);
+	if (s->s_uplink != NULL)
+		uplink_down(s->s_uplink, s->s_last);
 }
 
 static void
@@ -811,8 +773,9 @@ session_label(void *arg)
 	static char	 buf[128];
 	struct session	*s = arg;
 
-	snprintf(buf, sizeof(buf), "connection %llu from %s",
-	    (unsigned long long)conn_id(s->s_conn), conn_peername(s->s_conn));
+	snprintf(buf, sizeof(buf), "%s %llu %s %s", s->s_uplink != NULL ?
+	    "uplink" : "connection", (unsigned long long)conn_id(s->s_conn),
+	    s->s_uplink != NULL ? "to" : "from", conn_peername(s->s_conn));
 	return (buf);
 }
 
@@ -825,7 +788,10 @@ session_log(void *arg, const char *line)
 {
 	struct session	*s = arg;
 
-	if (s->s_authenticated ||
+	/* An uplink's last word is its last error. */
+	if (s->s_uplink != NULL)
+		strlcpy(s->s_last, line, sizeof(s->s_last));
+	if (s->s_authenticated || s->s_uplink != NULL ||
 	    logsum_allow(conn_peername(s->s_conn), "unauthenticated streams"))
 		log_info("%s", line);
 }
@@ -897,6 +863,7 @@ engine_tick(int fd, short event, void *arg)
 	}
 	if (released > 0)
 		compat_release_memory();
+	router_tick();
 	imsgev_resume(&iev_parent);
 	control_tick();
 	logsum_tick();
@@ -920,6 +887,7 @@ engine_shutdown(void)
 	shutting_down = 1;
 	log_debug("shutting down, %u connections", conn_count());
 	listener_close_all();
+	uplink_shutdown();
 	evtimer_set(&ev_shutdown, engine_shutdown_expired, NULL);
 	evtimer_add(&ev_shutdown, &tv);
 	for (c = conn_first(); c != NULL; c = conn_next(c)) {

@@ -74,6 +74,8 @@ static void		parent_child_pong(struct imsg *, const void *, void *);
 static void		parent_child_log(struct imsg *, const void *, void *);
 static void		parent_ctl_reload(struct imsg *, const void *, void *);
 static void		parent_ctl_verbose(struct imsg *, const void *, void *);
+static void		parent_uplink_connect(struct imsg *, const void *,
+			    void *);
 static void		parent_ping(int, short, void *);
 static void		parent_child_gone(struct imsgev *);
 static int		parent_reload(void);
@@ -89,7 +91,9 @@ static const struct imsg_handler child_handlers[] = {
 	{ IMSG_CTL_RELOAD, "CTL_RELOAD", sizeof(struct gw_ctl_req), 0,
 	    parent_ctl_reload },
 	{ IMSG_CTL_VERBOSE, "CTL_VERBOSE", sizeof(struct gw_ctl_verbose), 0,
-	    parent_ctl_verbose }
+	    parent_ctl_verbose },
+	{ IMSG_UPLINK_CONNECT, "UPLINK_CONNECT", sizeof(struct gw_uplink_req),
+	    0, parent_uplink_connect }
 };
 static const struct imsg_channel child_channels[PROC_MAX] = {
 	[PROC_ENGINE] = { "the engine", child_handlers,
@@ -289,10 +293,10 @@ parent_send_config(struct gatewayd_conf *c)
  * connection whose peer acknowledges nothing for the idle and the queue
  * timeout together (a live peer that merely stopped reading is the queue
  * timeout's to handle, with its stream error).  Accepted sockets inherit
- * these from the listener.
+ * these from the listener; the uplinks' sockets get them too.
  */
-static void
-listen_liveness(int fd, const struct gw_global *g)
+void
+socket_liveness(int fd, const struct gw_global *g)
 {
 	int	on = 1, idle = g->idle_timeout, intvl = 10, cnt = 3;
 #ifdef TCP_USER_TIMEOUT
@@ -340,7 +344,7 @@ listen_socket(const struct gw_listen *l, const struct gw_global *g)
 		log_warn("setsockopt for %s", addr);
 		goto fail;
 	}
-	listen_liveness(fd, g);
+	socket_liveness(fd, g);
 	if (bind(fd, (const struct sockaddr *)&l->conf.ss,
 	    sockaddr_len(&l->conf.ss)) == -1) {
 		log_warn("cannot listen on %s", addr);
@@ -437,6 +441,20 @@ parent_ctl_reload(struct imsg *imsg, const void *data, void *arg)
 	if (imsgev_compose(&children[PROC_ENGINE].iev, IMSG_CTL_END, 0, -1,
 	    &end, sizeof(end)) == -1)
 		fatal("imsgev_compose");
+}
+
+/* The engine wants a socket for an uplink of the configuration. */
+static void
+parent_uplink_connect(struct imsg *imsg, const void *data, void *arg)
+{
+	const struct gw_uplink_req	*req = data;
+
+	(void)imsg;
+	if (arg != &children[PROC_ENGINE])
+		fatalx("UPLINK_CONNECT from authd");
+	imsg_check_string(req->domain, sizeof(req->domain), "uplink domain");
+	if (!shutting_down)
+		connector_request(&children[PROC_ENGINE].iev, req, conf);
 }
 
 /* A line the reload logged, for gatewayctl; what was not sent is lost. */
@@ -763,6 +781,7 @@ parent_shutdown(int status)
 	if (shutting_down)
 		return;
 	shutting_down = 1;
+	connector_cancel_all();
 	for (p = PROC_ENGINE; p < PROC_MAX; p++)
 		if (children[p].alive)
 			shutdown(children[p].iev.ibuf.fd, SHUT_WR);

@@ -102,6 +102,33 @@ struct gw_secret {
 };
 TAILQ_HEAD(gw_secrets, gw_secret);
 
+/*
+ * An upstream: the XMPP server's addresses, one "connect to" line each,
+ * resolved when the configuration is read (tried in that order, each
+ * line's addresses in the order the resolver gave), and where its
+ * secrets are.  Its secrets (one a component) land in upsecrets.
+ */
+#define GW_CONNECT_MAX		8	/* connect to lines */
+#define GW_CONNECT_ADDRS_MAX	16	/* addresses of one line */
+
+struct gw_connect_to {
+	char			 host[GW_NAME_MAX];	/* as written */
+	uint16_t		 port;
+	struct sockaddr_storage	 addrs[GW_CONNECT_ADDRS_MAX];
+	size_t			 naddrs;
+};
+
+struct gw_upstream {
+	TAILQ_ENTRY(gw_upstream) entry;
+	struct gw_upstream_conf	 conf;
+	struct gw_connect_to	 connect[GW_CONNECT_MAX];
+	size_t			 nconnect;
+	char			 secrets_path[PATH_MAX];
+	char			*file;		/* where it was defined */
+	int			 lineno;
+};
+TAILQ_HEAD(gw_upstreams, gw_upstream);
+
 /* A control socket: the parent makes it, the engine answers on it. */
 #define GW_CTLSOCK_MAX		4
 #define GW_CTLSOCK_PATH_MAX	104	/* sun_path, everywhere */
@@ -120,6 +147,8 @@ struct gatewayd_conf {
 	struct gw_ctlsocks	 ctlsocks;
 	struct gw_components	 components;
 	struct gw_secrets	 secrets;
+	struct gw_upstreams	 upstreams;
+	struct gw_secrets	 upsecrets;	/* domain: its server's */
 	char			 user[GW_USER_MAX];
 	char			 chroot[PATH_MAX];
 	char			 secrets_path[PATH_MAX];
@@ -140,6 +169,15 @@ int			 config_send_engine(struct imsgev *,
 			    const struct gatewayd_conf *);
 int			 config_send_authd(struct imsgev *,
 			    const struct gatewayd_conf *);
+
+/* gatewayd.c */
+void			 socket_liveness(int, const struct gw_global *);
+
+/* connector.c: the parent's connections to the upstream servers */
+void			 connector_request(struct imsgev *,
+			    const struct gw_uplink_req *,
+			    const struct gatewayd_conf *);
+void			 connector_cancel_all(void);
 
 /* engine.c */
 __dead void		 engine_main(int, int, const char *, const char *);

@@ -64,12 +64,23 @@ TAILQ_HEAD(syms, sym);
 
 #define MAX_INCLUDE_DEPTH	8
 
+/* An upstream line that failed: the block is not also called incomplete. */
+#define UP_FAILED_CONNECT	0x01
+#define UP_FAILED_SECRETS	0x02
+
+/* grace size: 0 holds nothing; else room for a few stanzas at least. */
+#define GRACE_SIZE_MIN		4096
+#define GRACE_SIZE_MAX		(256 * 1024 * 1024)
+
 static struct files		 files = TAILQ_HEAD_INITIALIZER(files);
 static struct syms		 symhead = TAILQ_HEAD_INITIALIZER(symhead);
 static struct file		*file, *topfile;
 static struct gatewayd_conf	*conf;
 static struct gw_component	*curcomp;
 static struct gw_component	 badcomp;	/* holds a bad block's options */
+static struct gw_upstream	*curup;
+static struct gw_upstream	 badup;		/* the same for an upstream */
+static int			 curup_failed;	/* UP_FAILED_* */
 static int			 errors;
 static int			 lex_error;	/* reported, skip "syntax error" */
 static int			 parse_flags;
@@ -95,16 +106,25 @@ static void		 lungetc(int);
 static int		 findeol(void);
 static int		 symset(const char *, const char *, int);
 static char		*symget(const char *);
+static int		 host_unbracket(const char *, char *, size_t);
 static int		 add_listener(const char *, long long);
 static int		 add_ctlsock(const char *, int);
 static int		 ctlsock_default(void);
 static void		 add_component(const char *);
 static int		 add_alias(const char *);
+static int		 set_upstream(const char *);
+static void		 add_upstream(const char *);
+static void		 end_upstream(void);
+static void		 badup_clear(void);
+static int		 add_connect(const char *, long long);
+static int		 set_grace_size(long long);
+static void		 check_upstreams(void);
 static int		 check_name(const char *, char *);
 static int		 parse_size(const char *, long long, uint32_t *);
 static int		 parse_bytes(const char *, uint32_t *);
 static int		 number_in(long long, long long, long long, const char *);
 static void		 parse_secrets(void);
+static void		 parse_upsecrets(void);
 static void		 secret_check_strength(const char *, int, const char *,
 			    const char *);
 static void		 end_component(void);
@@ -121,10 +141,11 @@ typedef struct {
 
 %}
 
-%token	ADDRESS ALIAS ATTRIBUTES CHECKS CHROOT COMPONENT CONFLICT CONNECTIONS
-%token	CONTROL DEFAULT DEPTH FAILURES HANDSHAKE HOLDDOWN IDLE INCLUDE LISTEN
-%token	MAX NAME ON PER PORT PREAUTH QUEUE REJECT REPLACE RESTRICTED ROUTE
-%token	SECRETS SIZE SOCKET STANZA TAKEOVERS TIMEOUT UNAUTHENTICATED USER
+%token	ADDRESS ALIAS ATTRIBUTES CHECKS CHROOT COMPONENT CONFLICT CONNECT
+%token	CONNECTIONS CONTROL DEFAULT DEPTH FAILURES GRACE HANDSHAKE HOLDDOWN
+%token	IDLE INCLUDE LISTEN MAX NAME ON PER PORT PREAUTH QUEUE REJECT REPLACE
+%token	RESTRICTED ROUTE SECRETS SIZE SOCKET STANZA TAKEOVERS TIMEOUT TO
+%token	UNAUTHENTICATED UPSTREAM USER
 %token	ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
@@ -140,6 +161,7 @@ grammar		: /* empty */
 		| grammar '\n'
 		| grammar varset '\n'
 		| grammar main '\n'
+		| grammar upstream '\n'
 		| grammar component '\n'
 		| grammar error '\n'		{ file->errors++; yyerrok; }
 		;
@@ -383,6 +405,69 @@ main		: LISTEN ON STRING port		{
 		}
 		;
 
+upstream	: UPSTREAM STRING		{
+			add_upstream($2);
+			FREE_ARG($2);
+		} upblock			{
+			end_upstream();
+		}
+		;
+
+upblock		: /* empty */
+		| '{' upopts_l '}'
+		;
+
+/* The options of a block, as a component's (compopts_l). */
+upopts_l	: /* empty */
+		| upopts_l '\n'
+		| upopts_l upopt
+		| upopts_l error '\n'		{ yyerrok; }
+		;
+
+upopt		: CONNECT TO STRING port	{
+			int	ret;
+
+			ret = add_connect($3, $4);
+			FREE_ARG($3);
+			if (ret == -1) {
+				curup_failed |= UP_FAILED_CONNECT;
+				YYERROR;
+			}
+		}
+		| SECRETS STRING		{
+			char	path[PATH_MAX];
+
+			if ($2[0] == '\0' || resolve_path(file->name, $2, path,
+			    sizeof(path)) == -1) {
+				yyerror("invalid secrets path");
+				FREE_ARG($2);
+				curup_failed |= UP_FAILED_SECRETS;
+				YYERROR;
+			}
+			FREE_ARG($2);
+			strlcpy(curup->secrets_path, path,
+			    sizeof(curup->secrets_path));
+		}
+		| GRACE NUMBER			{
+			if (number_in($2, 0, GW_TIMEOUT_MAX, "grace") == -1)
+				YYERROR;
+			curup->conf.grace = $2;
+		}
+		| GRACE SIZE NUMBER		{
+			if (set_grace_size($3) == -1)
+				YYERROR;
+		}
+		| GRACE SIZE STRING		{
+			uint32_t	size;
+			int		ret;
+
+			ret = parse_bytes($3, &size);
+			FREE_ARG($3);
+			if (ret == -1 || set_grace_size(size) == -1)
+				YYERROR;
+		}
+		;
+
 component	: COMPONENT STRING		{
 			add_component($2);
 			FREE_ARG($2);
@@ -392,14 +477,18 @@ component	: COMPONENT STRING		{
 		;
 
 compblock	: /* empty */
-		| '{' optnl '}'
-		| '{' optnl compopts_l '}'
+		| '{' compopts_l '}'
 		;
 
-compopts_l	: compopts_l compopt optnl
-		| compopt optnl
-		| compopts_l error nl		{ yyerrok; }
-		| error nl			{ yyerrok; }
+/*
+ * Options, any number on a line.  A bad line is over at its newline,
+ * without a look at the next token: an error there is reported too,
+ * where "error nl" (a newline and all those after it) would swallow it.
+ */
+compopts_l	: /* empty */
+		| compopts_l '\n'
+		| compopts_l compopt
+		| compopts_l error '\n'		{ yyerrok; }
 		;
 
 compopt		: ALIAS STRING			{
@@ -443,13 +532,14 @@ compopt		: ALIAS STRING			{
 			if (ret == -1)
 				YYERROR;
 		}
-		;
+		| UPSTREAM STRING		{
+			int	ret;
 
-optnl		: '\n' optnl
-		| /* empty */
-		;
-
-nl		: '\n' optnl
+			ret = set_upstream($2);
+			FREE_ARG($2);
+			if (ret == -1)
+				YYERROR;
+		}
 		;
 
 %%
@@ -518,11 +608,13 @@ lookup(char *s)
 		{ "chroot",		CHROOT },
 		{ "component",		COMPONENT },
 		{ "conflict",		CONFLICT },
+		{ "connect",		CONNECT },
 		{ "connections",	CONNECTIONS },
 		{ "control",		CONTROL },
 		{ "default",		DEFAULT },
 		{ "depth",		DEPTH },
 		{ "failures",		FAILURES },
+		{ "grace",		GRACE },
 		{ "handshake",		HANDSHAKE },
 		{ "holddown",		HOLDDOWN },
 		{ "idle",		IDLE },
@@ -545,7 +637,9 @@ lookup(char *s)
 		{ "stanza",		STANZA },
 		{ "takeovers",		TAKEOVERS },
 		{ "timeout",		TIMEOUT },
+		{ "to",			TO },
 		{ "unauthenticated",	UNAUTHENTICATED },
+		{ "upstream",		UPSTREAM },
 		{ "user",		USER }
 	};
 	const struct keywords	*p;
@@ -931,6 +1025,9 @@ parse_config(const char *filename, int flags)
 	/* A bad block that never ended leaves nothing behind. */
 	badcomp_clear();
 	curcomp = NULL;
+	badup_clear();
+	curup = NULL;
+	curup_failed = 0;
 	expanding = 0;
 	lex_error = 0;
 
@@ -951,7 +1048,9 @@ parse_config(const char *filename, int flags)
 	/* There is always a socket for every command. */
 	if (!ctlsock_main && errors == 0 && ctlsock_default() == -1)
 		errors++;
+	check_upstreams();
 	parse_secrets();
+	parse_upsecrets();
 	if (errors) {
 		config_free(conf);
 		conf = NULL;
@@ -1081,25 +1180,35 @@ ctlsock_default(void)
 	return (0);
 }
 
+/* "[::1]" is accepted as well as "::1": the address without brackets. */
+static int
+host_unbracket(const char *addr, char *out, size_t outlen)
+{
+	size_t	len = strlen(addr);
+
+	if (len > 2 && addr[0] == '[' && addr[len - 1] == ']') {
+		if (len - 2 >= outlen)
+			return (-1);
+		memcpy(out, addr + 1, len - 2);
+		out[len - 2] = '\0';
+		return (0);
+	}
+	if (strlcpy(out, addr, outlen) >= outlen)
+		return (-1);
+	return (0);
+}
+
 static int
 add_listener(const char *addr, long long port)
 {
 	struct addrinfo		 hints, *res0, *res;
 	struct gw_listen	*l, *other;
-	char			 host[NI_MAXHOST], portstr[8];
-	const char		*name = addr;
-	size_t			 len = strlen(addr);
+	char			 name[NI_MAXHOST], portstr[8];
 	int			 error;
 
-	/* "[::1]" is accepted as well as "::1". */
-	if (len > 2 && addr[0] == '[' && addr[len - 1] == ']') {
-		if (len - 2 >= sizeof(host)) {
-			yyerror("invalid address %s", addr);
-			return (-1);
-		}
-		memcpy(host, addr + 1, len - 2);
-		host[len - 2] = '\0';
-		name = host;
+	if (host_unbracket(addr, name, sizeof(name)) == -1) {
+		yyerror("invalid address %s", addr);
+		return (-1);
 	}
 	snprintf(portstr, sizeof(portstr), "%lld", port);
 	memset(&hints, 0, sizeof(hints));
@@ -1250,6 +1359,271 @@ add_alias(const char *name)
 	return (0);
 }
 
+static struct gw_upstream *
+find_upstream(const char *name)
+{
+	struct gw_upstream	*up;
+
+	TAILQ_FOREACH(up, &conf->upstreams, entry)
+		if (strcmp(up->conf.name, name) == 0)
+			return (up);
+	return (NULL);
+}
+
+static struct gw_upstream *
+upstream_of(const struct gw_component *c)
+{
+	struct gw_upstream	*up;
+
+	if (c->conf.upstream_id == 0)
+		return (NULL);
+	TAILQ_FOREACH(up, &conf->upstreams, entry)
+		if (up->conf.id == c->conf.upstream_id)
+			return (up);
+	return (NULL);
+}
+
+/*
+ * A component's upstream is defined above it, as macros are: the file
+ * reads in one pass.
+ */
+static int
+set_upstream(const char *name)
+{
+	struct gw_upstream	*up;
+
+	if (curcomp->conf.upstream_id != 0) {
+		yyerror("a component has at most one upstream");
+		return (-1);
+	}
+	if ((up = find_upstream(name)) == NULL) {
+		yyerror("upstream \"%s\" is not defined above", name);
+		return (-1);
+	}
+	curcomp->conf.upstream_id = up->conf.id;
+	return (0);
+}
+
+/* Upstream names are labels in logs and gatewayctl: plain words. */
+static int
+check_upstream_name(const char *name)
+{
+	const char	*p;
+
+	if (name[0] == '\0' || strlen(name) >= GW_UPSTREAM_NAME_MAX) {
+		yyerror("invalid upstream name \"%s\" (1 to %d characters)",
+		    name, GW_UPSTREAM_NAME_MAX - 1);
+		return (-1);
+	}
+	for (p = name; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' &&
+		    *p != '.') {
+			yyerror("invalid upstream name \"%s\" (letters, digits, "
+			    "'-', '_' and '.' only)", name);
+			return (-1);
+		}
+	if (find_upstream(name) != NULL) {
+		yyerror("upstream %s is already defined", name);
+		return (-1);
+	}
+	return (0);
+}
+
+/* A bad name gets its block checked all the same, as a component's. */
+static void
+add_upstream(const char *name)
+{
+	struct gw_upstream	*up;
+
+	/* A block that never ended may have left its options. */
+	badup_clear();
+	curup_failed = 0;
+	if (check_upstream_name(name) == -1) {
+		curup = &badup;
+		return;
+	}
+	if ((up = calloc(1, sizeof(*up))) == NULL)
+		fatal("add_upstream");
+	if ((up->file = strdup(file->name)) == NULL)
+		fatal("add_upstream");
+	up->lineno = yylval.lineno;
+	strlcpy(up->conf.name, name, sizeof(up->conf.name));
+	up->conf.id = TAILQ_EMPTY(&conf->upstreams) ? 1 :
+	    TAILQ_LAST(&conf->upstreams, gw_upstreams)->conf.id + 1;
+	up->conf.grace = GW_UPSTREAM_GRACE;
+	up->conf.grace_size = GW_UPSTREAM_GRACE_SIZE;
+	TAILQ_INSERT_TAIL(&conf->upstreams, up, entry);
+	curup = up;
+}
+
+static void
+badup_clear(void)
+{
+	memset(&badup, 0, sizeof(badup));
+}
+
+/* What a block lacks, unless a bad line for it was reported already. */
+static void
+end_upstream(void)
+{
+	if (curup == &badup)
+		badup_clear();
+	else {
+		if (curup->nconnect == 0 &&
+		    !(curup_failed & UP_FAILED_CONNECT))
+			conf_error(curup->file, curup->lineno, "upstream %s "
+			    "has no connect to line", curup->conf.name);
+		if (curup->secrets_path[0] == '\0' &&
+		    !(curup_failed & UP_FAILED_SECRETS))
+			conf_error(curup->file, curup->lineno, "upstream %s "
+			    "has no secrets file", curup->conf.name);
+	}
+	curup = NULL;
+	curup_failed = 0;
+}
+
+/*
+ * A server to try, after those of the lines above it: the addresses of
+ * the name now, in the resolver's order, so that a reload sees a change.
+ */
+static int
+add_connect(const char *host, long long port)
+{
+	struct gw_connect_to	*ct;
+	struct addrinfo		 hints, *res0, *res;
+	char			 name[GW_NAME_MAX], portstr[8];
+	size_t			 i;
+	int			 error;
+
+	if (curup->nconnect >= GW_CONNECT_MAX) {
+		yyerror("at most %d connect to lines in an upstream",
+		    GW_CONNECT_MAX);
+		return (-1);
+	}
+	if (host[0] == '\0' || strlen(host) >= sizeof(ct->host) ||
+	    host_unbracket(host, name, sizeof(name)) == -1) {
+		yyerror("invalid host \"%s\"", host);
+		return (-1);
+	}
+	for (i = 0; i < curup->nconnect; i++)
+		if (strcmp(curup->connect[i].host, host) == 0 &&
+		    curup->connect[i].port == port) {
+			yyerror("connect to %s port %lld given twice", host,
+			    port);
+			return (-1);
+		}
+	snprintf(portstr, sizeof(portstr), "%lld", port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((error = getaddrinfo(name, portstr, &hints, &res0)) != 0) {
+		yyerror("cannot resolve %s: %s", host, gai_strerror(error));
+		return (-1);
+	}
+	ct = &curup->connect[curup->nconnect];
+	memset(ct, 0, sizeof(*ct));
+	for (res = res0; res != NULL; res = res->ai_next) {
+		if ((res->ai_family != AF_INET && res->ai_family != AF_INET6) ||
+		    res->ai_addrlen > sizeof(ct->addrs[0]))
+			continue;
+		if (ct->naddrs == GW_CONNECT_ADDRS_MAX) {
+			log_warnx("%s:%d: warning: %s has more than %d "
+			    "addresses, the first %d are tried", file->name,
+			    yylval.lineno, host, GW_CONNECT_ADDRS_MAX,
+			    GW_CONNECT_ADDRS_MAX);
+			break;
+		}
+		memcpy(&ct->addrs[ct->naddrs], res->ai_addr, res->ai_addrlen);
+		for (i = 0; i < ct->naddrs; i++)
+			if (sockaddr_cmp(&ct->addrs[i],
+			    &ct->addrs[ct->naddrs]) == 0)
+				break;
+		if (i == ct->naddrs)
+			ct->naddrs++;
+		else
+			memset(&ct->addrs[ct->naddrs], 0,
+			    sizeof(ct->addrs[0]));
+	}
+	freeaddrinfo(res0);
+	if (ct->naddrs == 0) {
+		yyerror("cannot resolve %s: no IPv4 or IPv6 address", host);
+		return (-1);
+	}
+	strlcpy(ct->host, host, sizeof(ct->host));
+	ct->port = port;
+	curup->nconnect++;
+	return (0);
+}
+
+static int
+set_grace_size(long long size)
+{
+	if (size != 0 && (size < GRACE_SIZE_MIN ||
+	    size > GRACE_SIZE_MAX)) {
+		yyerror("grace size %lld out of range (0, or %d to %d)", size,
+		    GRACE_SIZE_MIN, GRACE_SIZE_MAX);
+		return (-1);
+	}
+	curup->conf.grace_size = size;
+	return (0);
+}
+
+/* An upstream at an address of ours: gatewayd would talk to itself. */
+static void
+check_upstream_loop(const struct gw_upstream *up)
+{
+	const struct gw_connect_to	*ct;
+	struct gw_listen		*l;
+	char				 addr[NI_MAXHOST + 16];
+	size_t				 i, j;
+
+	for (i = 0; i < up->nconnect; i++) {
+		ct = &up->connect[i];
+		for (j = 0; j < ct->naddrs; j++) {
+			TAILQ_FOREACH(l, &conf->listeners, entry)
+				if (sockaddr_cmp(&l->conf.ss,
+				    &ct->addrs[j]) == 0)
+					break;
+			if (l != NULL) {
+				log_warnx("%s:%d: warning: upstream %s "
+				    "connects to %s, where gatewayd listens",
+				    up->file, up->lineno, up->conf.name,
+				    sockaddr_print(&ct->addrs[j], addr,
+				    sizeof(addr)));
+				break;
+			}
+		}
+	}
+}
+
+/*
+ * Once every component is known: an upstream nobody uses is only worth a
+ * warning; one that shares the secrets file of the components would let
+ * them know the server's secrets, which is what upstreams are to avoid.
+ */
+static void
+check_upstreams(void)
+{
+	struct gw_upstream	*up;
+	struct gw_component	*c;
+
+	TAILQ_FOREACH(up, &conf->upstreams, entry) {
+		TAILQ_FOREACH(c, &conf->components, entry)
+			if (c->conf.upstream_id == up->conf.id)
+				break;
+		if (c == NULL)
+			log_warnx("%s:%d: warning: upstream %s is used by no "
+			    "component", up->file, up->lineno, up->conf.name);
+		check_upstream_loop(up);
+		if (strcmp(up->secrets_path, conf->secrets_path) == 0)
+			conf_error(up->file, up->lineno, "upstream %s: %s is "
+			    "the secrets file of the components, the server's "
+			    "secrets need their own", up->conf.name,
+			    up->secrets_path);
+	}
+}
+
 /* "256K", "1M", "65536": a size in bytes, or -1 after an error. */
 static int
 parse_bytes(const char *s, uint32_t *out)
@@ -1347,16 +1721,17 @@ secret_check_strength(const char *path, int lineno, const char *domain,
 		}
 }
 
-/* One line of the secrets file: "DOMAIN SECRET". */
+/*
+ * The fields of a line of a secrets file, "DOMAIN SECRET": 1 with the
+ * domain normalised into name (GW_NAME_MAX bytes) and the secret in the
+ * line, 0 for a blank line, a comment or a bad line (reported).
+ */
 static int
-parse_secret_line(const char *path, int lineno, char *line)
+secret_split(const char *path, int lineno, char *line, char *name,
+    char **secretp)
 {
-	struct gw_secret	*s;
-	struct gw_component	*c, *owner;
-	char			*domain, *secret, *extra, *p;
-	const char		*sep = " \t\r\n";
-	char			 name[GW_NAME_MAX];
-	int			 is_alias;
+	char		*domain, *secret, *extra, *p;
+	const char	*sep = " \t\r\n";
 
 	domain = strtok(line, sep);
 	if (domain == NULL || domain[0] == '#')
@@ -1367,7 +1742,7 @@ parse_secret_line(const char *path, int lineno, char *line)
 		conf_error(path, lineno, "expected \"domain secret\"");
 		return (0);
 	}
-	if (strlcpy(name, domain, sizeof(name)) >= sizeof(name) ||
+	if (strlcpy(name, domain, GW_NAME_MAX) >= GW_NAME_MAX ||
 	    domain_normalize(name) == -1) {
 		conf_error(path, lineno, "invalid domain name");
 		return (0);
@@ -1383,42 +1758,131 @@ parse_secret_line(const char *path, int lineno, char *line)
 		    "characters", name, GW_SECRET_MAX - 1);
 		return (0);
 	}
-	if ((c = find_component(name)) == NULL) {
-		owner = name_owner(name, &is_alias);
-		if (owner != NULL)
-			log_warnx("%s:%d: warning: %s is an alias of %s, line "
-			    "ignored", path, lineno, name, owner->conf.name);
-		else
-			log_warnx("%s:%d: warning: no component %s, line "
-			    "ignored", path, lineno, name);
-		return (0);
-	}
-	secret_check_strength(path, lineno, name, secret);
+	*secretp = secret;
+	return (1);
+}
+
+/* The component a line is for; else a warning, and the line is ignored. */
+static struct gw_component *
+secret_component(const char *path, int lineno, const char *name)
+{
+	struct gw_component	*c, *owner;
+	int			 is_alias;
+
+	if ((c = find_component(name)) != NULL)
+		return (c);
+	if ((owner = name_owner(name, &is_alias)) != NULL)
+		log_warnx("%s:%d: warning: %s is an alias of %s, line ignored",
+		    path, lineno, name, owner->conf.name);
+	else
+		log_warnx("%s:%d: warning: no component %s, line ignored",
+		    path, lineno, name);
+	return (NULL);
+}
+
+static struct gw_secret *
+find_secret(struct gw_secrets *head, const char *domain)
+{
+	struct gw_secret	*s;
+
+	TAILQ_FOREACH(s, head, entry)
+		if (strcmp(s->conf.domain, domain) == 0)
+			return (s);
+	return (NULL);
+}
+
+static void
+secret_add(struct gw_secrets *head, const char *domain, const char *secret)
+{
+	struct gw_secret	*s;
+
 	if ((s = calloc(1, sizeof(*s))) == NULL)
-		fatal("parse_secret_line");
-	strlcpy(s->conf.domain, name, sizeof(s->conf.domain));
+		fatal("secret_add");
+	strlcpy(s->conf.domain, domain, sizeof(s->conf.domain));
 	s->conf.len = strlcpy(s->conf.secret, secret, sizeof(s->conf.secret));
-	TAILQ_INSERT_TAIL(&conf->secrets, s, entry);
+	TAILQ_INSERT_TAIL(head, s, entry);
+}
+
+/* A line of the secrets file: a component may have several secrets. */
+static void
+secret_line(const char *path, int lineno, const char *domain,
+    const char *secret)
+{
+	struct gw_component	*c;
+
+	if ((c = secret_component(path, lineno, domain)) == NULL)
+		return;
+	secret_check_strength(path, lineno, domain, secret);
+	secret_add(&conf->secrets, domain, secret);
 	c->nsecrets++;
-	return (0);
 }
 
 /*
- * The secrets file must be as private as the secrets: a regular file of
- * the user we run as (root in production), no access for group or others.
+ * A line of the secrets file of upstreams: the one secret the server has
+ * for a component, which names an upstream that reads this file.  The
+ * component must not know it: it may not be one of the component's own.
  */
 static void
-parse_secrets(void)
+upsecret_line(const char *path, int lineno, const char *domain,
+    const char *secret)
 {
 	struct gw_component	*c;
-	struct stat		 st;
-	FILE			*fp;
-	const char		*path = conf->secrets_path;
-	char			 iobuf[BUFSIZ];
-	char			*line = NULL;
-	size_t			 linesize = 0;
-	ssize_t			 linelen;
-	int			 fd, lineno = 0;
+	struct gw_upstream	*up;
+	struct gw_secret	*s;
+
+	if ((c = secret_component(path, lineno, domain)) == NULL)
+		return;
+	if ((up = upstream_of(c)) == NULL) {
+		log_warnx("%s:%d: warning: component %s has no upstream, line "
+		    "ignored", path, lineno, domain);
+		return;
+	}
+	if (up->secrets_path[0] == '\0') {
+		log_warnx("%s:%d: warning: %s uses upstream %s, which has no "
+		    "secrets file, line ignored", path, lineno, domain,
+		    up->conf.name);
+		return;
+	}
+	if (strcmp(up->secrets_path, path) != 0) {
+		log_warnx("%s:%d: warning: %s uses upstream %s, whose secrets "
+		    "are in %s, line ignored", path, lineno, domain,
+		    up->conf.name, up->secrets_path);
+		return;
+	}
+	if (find_secret(&conf->upsecrets, domain) != NULL) {
+		conf_error(path, lineno, "a second secret for %s (a server has "
+		    "one for each component)", domain);
+		return;
+	}
+	secret_check_strength(path, lineno, domain, secret);
+	TAILQ_FOREACH(s, &conf->secrets, entry)
+		if (strcmp(s->conf.domain, domain) == 0 &&
+		    strcmp(s->conf.secret, secret) == 0) {
+			log_warnx("%s:%d: warning: the secret for %s is also "
+			    "one of its secrets in %s: the component knows the "
+			    "server's", path, lineno, domain,
+			    conf->secrets_path);
+			break;
+		}
+	secret_add(&conf->upsecrets, domain, secret);
+}
+
+/*
+ * A secrets file must be as private as the secrets: a regular file of
+ * the user we run as (root in production), no access for group or others.
+ * Each line with a secret goes to fn; -1 if the file would not do.
+ */
+static int
+read_secrets(const char *path, void (*fn)(const char *, int, const char *,
+    const char *))
+{
+	struct stat	 st;
+	FILE		*fp;
+	char		 iobuf[BUFSIZ], name[GW_NAME_MAX];
+	char		*line = NULL, *secret;
+	size_t		 linesize = 0;
+	ssize_t		 linelen;
+	int		 fd, lineno = 0;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
 		log_warn("%s", path);
@@ -1452,7 +1916,8 @@ parse_secrets(void)
 	setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
 	while ((linelen = getline(&line, &linesize, fp)) != -1) {
 		lineno++;
-		parse_secret_line(path, lineno, line);
+		if (secret_split(path, lineno, line, name, &secret))
+			fn(path, lineno, name, secret);
 		explicit_bzero(line, linelen);
 	}
 	if (ferror(fp))
@@ -1460,12 +1925,55 @@ parse_secrets(void)
 	freezero(line, linesize);
 	fclose(fp);
 	explicit_bzero(iobuf, sizeof(iobuf));
+	return (0);
+ fail:
+	errors++;
+	return (-1);
+}
 
+static void
+parse_secrets(void)
+{
+	struct gw_component	*c;
+
+	if (read_secrets(conf->secrets_path, secret_line) == -1)
+		return;
 	TAILQ_FOREACH(c, &conf->components, entry)
 		if (c->nsecrets == 0)
 			conf_error(c->file, c->lineno, "component %s has no "
-			    "secret in %s", c->conf.name, path);
-	return;
- fail:
-	errors++;
+			    "secret in %s", c->conf.name, conf->secrets_path);
+}
+
+/*
+ * The secrets of the upstreams, each file once however many upstreams
+ * read it; every component of an upstream has its line there.
+ */
+static void
+parse_upsecrets(void)
+{
+	struct gw_upstream	*up, *prev, *cup;
+	struct gw_component	*c;
+	const char		*path;
+
+	TAILQ_FOREACH(up, &conf->upstreams, entry) {
+		path = up->secrets_path;
+		/* None given, or the components' file: reported already. */
+		if (path[0] == '\0' || strcmp(path, conf->secrets_path) == 0)
+			continue;
+		for (prev = TAILQ_FIRST(&conf->upstreams); prev != up;
+		    prev = TAILQ_NEXT(prev, entry))
+			if (strcmp(prev->secrets_path, path) == 0)
+				break;
+		if (prev != up || read_secrets(path, upsecret_line) == -1)
+			continue;
+		TAILQ_FOREACH(c, &conf->components, entry) {
+			if ((cup = upstream_of(c)) == NULL ||
+			    strcmp(cup->secrets_path, path) != 0)
+				continue;
+			if (find_secret(&conf->upsecrets, c->conf.name) == NULL)
+				conf_error(c->file, c->lineno, "component %s "
+				    "has no secret for upstream %s in %s",
+				    c->conf.name, cup->conf.name, path);
+		}
+	}
 }

@@ -36,6 +36,7 @@
 #include "addr.h"
 #include "bounce.h"
 #include "conn.h"
+#include "hold.h"
 #include "log.h"
 #include "router.h"
 #include "util.h"
@@ -48,6 +49,12 @@ struct rcomp {
 	size_t			 naliases;
 	/* Runtime state, carried over to the same name on a reload. */
 	struct route		*bound;
+	struct route		*uplink;	/* open, to its server */
+	/* With an upstream: held while the component or uplink is away. */
+	struct hold		 held_down;	/* from the server */
+	struct hold		 held_up;	/* for the server */
+	uint32_t		 grace;
+	uint32_t		 grace_size;
 	time_t			 flap_start;
 	uint32_t		 flap_count;
 	time_t			 flap_holddown;
@@ -69,6 +76,8 @@ struct rtable {
 	struct rnames		 names;
 	struct rname		*namebuf;
 	struct rcomp		*default_route;
+	struct gw_upstream_conf	*ups;
+	size_t			 nups;
 };
 
 static const struct router_ops	*ops;
@@ -103,10 +112,13 @@ rtable_free(struct rtable *t)
 		return;
 	while ((comp = TAILQ_FIRST(&t->comps)) != NULL) {
 		TAILQ_REMOVE(&t->comps, comp, entry);
+		hold_end(&comp->held_down);
+		hold_end(&comp->held_up);
 		free(comp->aliases);
 		free(comp);
 	}
 	free(t->namebuf);
+	free(t->ups);
 	free(t);
 }
 
@@ -150,6 +162,20 @@ router_stage_component(const struct gw_component_conf *conf)
 	TAILQ_INSERT_TAIL(&staged->comps, comp, entry);
 }
 
+/* An upstream, for the grace of the components that name it. */
+void
+router_stage_upstream(const struct gw_upstream_conf *up)
+{
+	struct gw_upstream_conf	*p;
+
+	router_staged_check("upstream");
+	if ((p = recallocarray(staged->ups, staged->nups, staged->nups + 1,
+	    sizeof(*p))) == NULL)
+		fatal("%s", __func__);
+	staged->ups = p;
+	staged->ups[staged->nups++] = *up;
+}
+
 void
 router_stage_alias(const struct gw_alias_conf *alias)
 {
@@ -181,6 +207,24 @@ rtable_add_name(struct rtable *t, size_t *n, const char *name,
 	(*n)++;
 }
 
+/* The grace of a component with an upstream, from that upstream. */
+static void
+rtable_set_grace(struct rtable *t, struct rcomp *comp)
+{
+	size_t	i;
+
+	if (comp->conf.upstream_id == 0)
+		return;
+	for (i = 0; i < t->nups; i++)
+		if (t->ups[i].id == comp->conf.upstream_id) {
+			comp->grace = t->ups[i].grace;
+			comp->grace_size = t->ups[i].grace_size;
+			return;
+		}
+	fatalx("component %s: upstream %u unknown", comp->conf.name,
+	    comp->conf.upstream_id);
+}
+
 /* The names of a new configuration: components and their aliases. */
 static void
 rtable_names_build(struct rtable *t)
@@ -194,6 +238,7 @@ rtable_names_build(struct rtable *t)
 		fatal("%s", __func__);
 	n = 0;
 	TAILQ_FOREACH(comp, &t->comps, entry) {
+		rtable_set_grace(t, comp);
 		rtable_add_name(t, &n, comp->conf.name, comp);
 		for (i = 0; i < comp->naliases; i++)
 			rtable_add_name(t, &n, comp->aliases[i].name, comp);
@@ -234,21 +279,42 @@ router_stage_commit(const struct gw_global *g)
 	rtable_names_build(staged);
 	TAILQ_FOREACH(old, &running->comps, entry) {
 		comp = rtable_find(staged, old->conf.name);
+		if (comp != NULL && comp->conf.upstream_id != 0 &&
+		    old->conf.upstream_id != 0) {
+			hold_move(&comp->held_down, &old->held_down);
+			hold_move(&comp->held_up, &old->held_up);
+		}
 		if (comp != NULL) {
 			comp->bound = old->bound;
+			comp->uplink = old->uplink;
+			if (comp->uplink != NULL)
+				comp->uplink->r_comp = comp;
 			comp->flap_start = old->flap_start;
 			comp->flap_count = old->flap_count;
 			comp->flap_holddown = old->flap_holddown;
 			comp->counts = old->counts;
 			if (comp->bound != NULL)
 				comp->bound->r_comp = comp;
-		} else if (old->bound != NULL)
-			old->bound->r_comp = NULL;
-		old->bound = NULL;
+		} else {
+			if (old->bound != NULL)
+				old->bound->r_comp = NULL;
+			if (old->uplink != NULL)
+				old->uplink->r_comp = NULL;
+		}
+		old->bound = old->uplink = NULL;
 	}
 	rtable_free(running);
 	running = staged;
 	staged = NULL;
+	/* A component new to its upstream: its grace starts now. */
+	TAILQ_FOREACH(comp, &running->comps, entry) {
+		if (comp->conf.upstream_id == 0)
+			continue;
+		if (comp->bound == NULL && comp->held_down.h_since == 0)
+			hold_start(&comp->held_down, monotime());
+		if (comp->uplink == NULL && comp->held_up.h_since == 0)
+			hold_start(&comp->held_up, monotime());
+	}
 }
 
 /* Is name a component's own (not an alias)? */
@@ -292,6 +358,9 @@ router_blocked(const struct route *r)
 
 static void	router_end(struct route *, const char *, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
+static void	router_bounce_one(uint64_t, const char *, size_t, void *);
+static int	router_hold(struct route *, struct rcomp *, struct hold *,
+		    const struct stanza *);
 
 /* The stream of r ends with a stream error, for a reason. */
 static void
@@ -379,6 +448,28 @@ router_bind(struct route *r, const char *domain)
 	return (0);
 }
 
+/*
+ * The uplink of domain is open: what its server sends goes to the
+ * component, what the component sends beyond us goes up this one.
+ */
+int
+router_uplink_bind(struct route *r, const char *domain)
+{
+	struct rcomp	*comp;
+
+	if ((comp = rtable_find(running, domain)) == NULL ||
+	    comp->conf.upstream_id == 0) {
+		ops->end(r, "host-gone", "no uplink for this component");
+		return (-1);
+	}
+	if (comp->uplink != NULL && comp->uplink != r)
+		fatalx("%s: two uplinks", domain);
+	comp->uplink = r;
+	r->r_comp = comp;
+	r->r_uplink = 1;
+	return (0);
+}
+
 /* What the stream r did, added to counts. */
 static void
 router_add_counts(struct router_counts *counts, const struct route *r)
@@ -392,13 +483,75 @@ router_add_counts(struct router_counts *counts, const struct route *r)
 	counts->bounces += r->r_bounces;
 }
 
+struct hold_back {
+	struct rcomp	*comp;
+	struct route	*r;
+	struct hold	*hold;
+	uint64_t	 from;		/* whose stanzas are held */
+};
+
+/*
+ * A stanza that was queued for the stream going away: the other side's
+ * is held for the next stream (or, over the bound, bounced); the rest
+ * stays queued as it was.
+ */
+static void
+router_hold_back_one(uint64_t sender, const char *raw, size_t len,
+    void *arg)
+{
+	struct hold_back	*hb = arg;
+	struct iovec		 iov;
+
+	iov.iov_base = (void *)(uintptr_t)raw;
+	iov.iov_len = len;
+	if (sender == 0 || sender != hb->from)
+		conn_queuev(hb->r->r_conn, sender, &iov, 1);
+	else if (hold_add(hb->hold, sender, &iov, 1, hb->comp->grace,
+	    hb->comp->grace_size, monotime()) == -1)
+		router_bounce_one(sender, raw, len, hb->r);
+}
+
+/*
+ * The component's stream, or its uplink, goes away: the grace starts,
+ * and what the other side had queued for it that was not yet written
+ * is held for its next stream.
+ */
+static void
+router_hold_back(struct rcomp *comp, struct route *r, struct route *other,
+    struct hold *hold)
+{
+	struct hold_back	hb;
+
+	hold_start(hold, monotime());
+	if (other == NULL || comp->grace == 0)
+		return;
+	hb.comp = comp;
+	hb.r = r;
+	hb.hold = hold;
+	hb.from = conn_id(other->r_conn);
+	conn_take_queue(r->r_conn, router_hold_back_one, &hb);
+}
+
 /* The name goes; what the stream did stays with the component. */
 void
 router_unbind(struct route *r)
 {
-	if (r->r_comp != NULL && r->r_comp->bound == r) {
-		router_add_counts(&r->r_comp->counts, r);
-		r->r_comp->bound = NULL;
+	struct rcomp	*comp = r->r_comp;
+
+	if (r->r_uplink) {
+		if (comp != NULL && comp->uplink == r) {
+			comp->uplink = NULL;
+			router_hold_back(comp, r, comp->bound, &comp->held_up);
+		}
+		r->r_comp = NULL;
+		return;
+	}
+	if (comp != NULL && comp->bound == r) {
+		router_add_counts(&comp->counts, r);
+		comp->bound = NULL;
+		if (comp->conf.upstream_id != 0)
+			router_hold_back(comp, r, comp->uplink,
+			    &comp->held_down);
 	}
 	r->r_comp = NULL;
 }
@@ -479,7 +632,8 @@ router_stanza_start(struct route *r, const struct stanza_head *head,
 		return ("improper-addressing");
 	}
 	if (r->r_comp == NULL || jid_domain(head->from, dom,
-	    sizeof(dom)) != 0 || router_lookup(dom) != r->r_comp) {
+	    sizeof(dom)) != 0 || (!r->r_uplink && router_lookup(dom) !=
+	    r->r_comp)) {
 		*reason = "from is not one of the stream's names";
 		return ("invalid-from");
 	}
@@ -488,8 +642,14 @@ router_stanza_start(struct route *r, const struct stanza_head *head,
 		return ("improper-addressing");
 	}
 	r->r_bounce = NULL;
-	if (jid_domain(head->to, r->r_dest, sizeof(r->r_dest)) == -1)
+	if (jid_domain(head->to, r->r_dest, sizeof(r->r_dest)) == -1) {
 		r->r_bounce = "jid-malformed";
+		r->r_bounce_type = "modify";
+	} else if (r->r_uplink && strcmp(r->r_dest, r->r_comp->conf.name)) {
+		/* An uplink carries stanzas for its component only. */
+		r->r_bounce = "remote-server-not-found";
+		r->r_bounce_type = "cancel";
+	}
 	return (NULL);
 }
 
@@ -497,17 +657,15 @@ router_stanza_start(struct route *r, const struct stanza_head *head,
  * Queues a stanza of r's for dest: its bytes, with the sender's header
  * declarations after its name if the sender has any.
  */
-static void
-router_deliver(struct route *r, struct route *dest, const struct stanza *s)
+static int
+router_stanza_iov(const struct stanza *s, struct iovec iov[3])
 {
-	struct iovec	iov[3];
-	size_t		head = 1 + s->name_len;
+	size_t	head = 1 + s->name_len;
 
 	if (s->decls_len == 0) {
 		iov[0].iov_base = (void *)(uintptr_t)s->raw;
 		iov[0].iov_len = s->len;
-		conn_queuev(dest->r_conn, conn_id(r->r_conn), iov, 1);
-		return;
+		return (1);
 	}
 	iov[0].iov_base = (void *)(uintptr_t)s->raw;
 	iov[0].iov_len = head;
@@ -515,7 +673,16 @@ router_deliver(struct route *r, struct route *dest, const struct stanza *s)
 	iov[1].iov_len = s->decls_len;
 	iov[2].iov_base = (void *)(uintptr_t)(s->raw + head);
 	iov[2].iov_len = s->len - head;
-	conn_queuev(dest->r_conn, conn_id(r->r_conn), iov, 3);
+	return (3);
+}
+
+static void
+router_deliver(struct route *r, struct route *dest, const struct stanza *s)
+{
+	struct iovec	iov[3];
+	int		n = router_stanza_iov(s, iov);
+
+	conn_queuev(dest->r_conn, conn_id(r->r_conn), iov, n);
 }
 
 /* r waits until dest drains below half its limit, or closes. */
@@ -537,18 +704,40 @@ router_destination(struct route *r, const struct stanza *s)
 	struct rcomp	*comp;
 
 	if (r->r_bounce != NULL) {
-		router_bounce(r, s->raw, s->len, r->r_bounce, "modify",
+		router_bounce(r, s->raw, s->len, r->r_bounce, r->r_bounce_type,
 		    s->hdr_decls);
 		return (NULL);
 	}
-	if ((comp = router_lookup(r->r_dest)) != NULL) {
+	/* From the server: to the component, if it is connected. */
+	if (r->r_uplink && r->r_comp == NULL)
+		return (NULL);
+	if (r->r_uplink)
+		comp = r->r_comp;
+	else
+		comp = router_lookup(r->r_dest);
+	if (comp != NULL) {
 		if (comp->bound == NULL) {
 			/* Ours, but not connected: not the default route's. */
-			router_bounce(r, s->raw, s->len,
-			    "remote-server-timeout", "wait", s->hdr_decls);
+			if (!r->r_uplink || !router_hold(r, comp,
+			    &comp->held_down, s))
+				router_bounce(r, s->raw, s->len,
+				    "remote-server-timeout", "wait",
+				    s->hdr_decls);
 			return (NULL);
 		}
 		return (comp->bound);
+	}
+	/* Beyond us: up the sender's uplink, if it has one. */
+	if (r->r_comp != NULL && r->r_comp->conf.upstream_id != 0) {
+		comp = r->r_comp;
+		if (comp->uplink == NULL) {
+			if (!router_hold(r, comp, &comp->held_up, s))
+				router_bounce(r, s->raw, s->len,
+				    "remote-server-timeout", "wait",
+				    s->hdr_decls);
+			return (NULL);
+		}
+		return (comp->uplink);
 	}
 	comp = running->default_route;
 	if (r->r_dest[0] == '\0' || comp == NULL || comp->bound == NULL) {
@@ -585,6 +774,117 @@ router_stanza(struct route *r, const struct stanza *s)
 		return (STANZA_DONE_PAUSE);
 	}
 	return (STANZA_DONE);
+}
+
+static void
+router_bounce_held(uint64_t sender, const char *raw, size_t len, void *arg)
+{
+	struct route	*to = arg;
+
+	(void)sender;
+	if (to != NULL)
+		router_bounce(to, raw, len, "remote-server-timeout", "wait",
+		    NULL);
+}
+
+/*
+ * Bounces what hold has: the grace is over.  Each goes back to to, the
+ * stream that stands for its senders' side now (their own may have been
+ * replaced since); with none, they are lost.
+ */
+static void
+router_hold_over(struct hold *hold, struct route *to)
+{
+	hold_take(hold, router_bounce_held, to);
+	hold->h_over = 1;
+}
+
+/*
+ * r's stanza s for comp, away: held while its grace lasts and the bound
+ * allows.  Returns 0 when it is not (the caller bounces it); over the
+ * bound, what was held is bounced too.
+ */
+static int
+router_hold(struct route *r, struct rcomp *comp, struct hold *hold,
+    const struct stanza *s)
+{
+	struct iovec	iov[3];
+	size_t		held;
+	int		n = router_stanza_iov(s, iov), over = hold->h_over;
+
+	if (comp->grace == 0)
+		return (0);
+	held = hold_bytes(hold);
+	if (hold_add(hold, conn_id(r->r_conn), iov, n, comp->grace,
+	    comp->grace_size, monotime()) == 0) {
+		if (held == 0)
+			log_info("%s: %s away, holding stanzas for up to %u "
+			    "seconds", comp->conf.name, r->r_uplink ?
+			    "component" : "uplink", comp->grace);
+		return (1);
+	}
+	if (!over) {
+		log_warnx("%s: %s, held stanzas bounced", comp->conf.name,
+		    hold_bytes(hold) + s->len > comp->grace_size ?
+		    "grace size reached" : "grace over");
+		router_hold_over(hold, r);
+	}
+	return (0);
+}
+
+/*
+ * The stream r has just opened (a component authenticated, or its
+ * uplink): what was held for it goes first, in order, from its senders.
+ */
+static void
+router_deliver_held(uint64_t sender, const char *raw, size_t len, void *arg)
+{
+	struct route	*r = arg;
+	struct iovec	 iov;
+
+	iov.iov_base = (void *)(uintptr_t)raw;
+	iov.iov_len = len;
+	conn_queuev(r->r_conn, sender, &iov, 1);
+}
+
+void
+router_opened(struct route *r)
+{
+	struct rcomp	*comp = r->r_comp;
+	struct hold	*hold;
+
+	if (comp == NULL || comp->conf.upstream_id == 0)
+		return;
+	hold = r->r_uplink ? &comp->held_up : &comp->held_down;
+	if (hold_bytes(hold) > 0)
+		log_info("%s: %zu bytes held delivered to %s", comp->conf.name,
+		    hold_bytes(hold), r->r_uplink ? "the uplink" :
+		    "the component");
+	hold_take(hold, router_deliver_held, r);
+	hold_end(hold);
+}
+
+/* Every second: the grace of those away for too long is over. */
+void
+router_tick(void)
+{
+	struct rcomp	*comp;
+	time_t		 now = monotime();
+
+	TAILQ_FOREACH(comp, &running->comps, entry) {
+		if (comp->conf.upstream_id == 0)
+			continue;
+		if (hold_due(&comp->held_down, comp->grace, now)) {
+			log_warnx("%s: not back within %u seconds, held "
+			    "stanzas bounced", comp->conf.name, comp->grace);
+			router_hold_over(&comp->held_down, comp->uplink);
+		}
+		if (hold_due(&comp->held_up, comp->grace, now)) {
+			log_warnx("%s: uplink not back within %u seconds, held "
+			    "stanzas bounced", comp->conf.name, comp->grace);
+			router_hold_over(&comp->held_up, comp->bound);
+		}
+	}
 }
 
 /* dest drained below the low mark, or closed: its waiters go on. */

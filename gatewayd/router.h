@@ -40,10 +40,12 @@ struct route {
 	struct conn		*r_conn;
 	void			*r_arg;		/* the caller's */
 	struct rcomp		*r_comp;	/* bound: the stream is open */
+	int			 r_uplink;	/* r_comp's stream to its server */
 	struct route		*r_blocked_on;	/* the full destination */
 	TAILQ_ENTRY(route)	 r_wait_entry;
 	TAILQ_HEAD(, route)	 r_waiters;	/* blocked on this one */
 	const char		*r_bounce;	/* the current stanza's */
+	const char		*r_bounce_type;
 	char			 r_dest[GW_NAME_MAX];
 	uint64_t		 r_stanzas_in;
 	uint64_t		 r_bounces;
@@ -94,6 +96,7 @@ void		 router_init(const struct router_ops *);
 void		 router_stage_begin(void);
 void		 router_stage_component(const struct gw_component_conf *);
 void		 router_stage_alias(const struct gw_alias_conf *);
+void		 router_stage_upstream(const struct gw_upstream_conf *);
 void		 router_stage_commit(const struct gw_global *);
 int		 router_known(const char *);
 const struct router_stats *router_stats(void);
@@ -104,7 +107,10 @@ int		 router_kick(const char *, const char *);
 
 void		 router_route_init(struct route *, struct conn *, void *);
 int		 router_bind(struct route *, const char *);
+int		 router_uplink_bind(struct route *, const char *);
 void		 router_unbind(struct route *);
+void		 router_opened(struct route *);
+void		 router_tick(void);
 void		 router_release(struct route *);
 uint32_t	 router_max_stanza(const struct route *);
 int		 router_blocked(const struct route *);

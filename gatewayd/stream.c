@@ -531,6 +531,14 @@ stream_close(struct stream *st, const char *why)
 	stream_closing(st);
 }
 
+/* Its owner ends the stream, without an error, for why. */
+void
+stream_finish(struct stream *st, const char *why)
+{
+	if (st->state != STREAM_CLOSING)
+		stream_close(st, why);
+}
+
 void
 stream_peer_closed(struct stream *st)
 {
@@ -613,11 +621,63 @@ stream_offer(struct stream *st)
 void
 stream_streamid(struct stream *st, const char *id)
 {
-	if (st->state != STREAM_STREAMID)
+	if (st->initiating || st->state != STREAM_STREAMID)
 		return;
 	stream_send_header(st, id);
 	st->state = STREAM_HANDSHAKE;
 	st->wait = WAIT_NONE;
+}
+
+/*
+ * gatewayd opens the stream, to a server, for the component domain (a
+ * name of our configuration, normalised): our header goes out first.
+ */
+void
+stream_initiate(struct stream *st, const char *domain)
+{
+	char	buf[256 + GW_NAME_MAX];
+	int	len;
+
+	st->initiating = 1;
+	strlcpy(st->domain, domain, sizeof(st->domain));
+	if ((len = stream_initiate_text(buf, sizeof(buf), st->domain)) == -1)
+		fatalx("%s: header too long", __func__);
+	st->ops->output(st->arg, buf, len);
+	st->header_sent = 1;
+}
+
+int
+stream_initiating(const struct stream *st)
+{
+	return (st->initiating);
+}
+
+/* The handshake for the server's id, in hex: it goes out, we wait. */
+void
+stream_digest(struct stream *st, const char *hex)
+{
+	char	buf[32 + 2 * GW_DIGEST_LEN];
+	int	len;
+
+	if (!st->initiating || st->state != STREAM_STREAMID)
+		return;
+	len = snprintf(buf, sizeof(buf), "<handshake>%s</handshake>", hex);
+	if (len < 0 || (size_t)len >= sizeof(buf))
+		fatalx("%s: bad digest", __func__);
+	st->ops->output(st->arg, buf, len);
+	explicit_bzero(buf, sizeof(buf));
+	st->state = STREAM_HANDSHAKE;
+	st->wait = WAIT_NONE;
+}
+
+/* From a handler: the server's <handshake/>, our stream is open. */
+void
+stream_accepted(struct stream *st)
+{
+	st->state = STREAM_OPEN;
+	log_info("%s: %s authenticated by the server",
+	    st->ops->label(st->arg), st->domain);
+	st->ops->accepted(st->arg);
 }
 
 void

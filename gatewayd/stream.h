@@ -35,6 +35,11 @@
 
 struct stream;
 
+/*
+ * A stream gatewayd initiates (to an XMPP server, for a component) goes
+ * HEADER (ours is out), STREAMID (waiting for stream_digest), HANDSHAKE
+ * (ours is out; waiting for the server's <handshake/>), OPEN.
+ */
 enum stream_state {
 	STREAM_HEADER,		/* waiting for the peer's header */
 	STREAM_STREAMID,	/* waiting for stream_streamid */
@@ -72,6 +77,13 @@ struct stream_ops {
 	const char	*(*label)(void *);
 	/* A line for the log (how the stream ended); NULL: log_info. */
 	void		 (*log)(void *, const char *);
+	/*
+	 * Initiating (stream_initiate): the server's stream id; ask for
+	 * the handshake (stream_digest).  -1 if nobody can.
+	 */
+	int		 (*server_id)(void *, const char *);
+	/* Initiating: the server took our handshake; the stream is open. */
+	void		 (*accepted)(void *);
 };
 
 struct stream	*stream_new(const struct stream_ops *, void *,
@@ -81,8 +93,12 @@ void		 stream_free(struct stream *);
 uint64_t	 stream_input(struct stream *, const char *, uint64_t, size_t);
 void		 stream_streamid(struct stream *, const char *);
 void		 stream_verdict(struct stream *, int);
+void		 stream_initiate(struct stream *, const char *);
+void		 stream_digest(struct stream *, const char *);
+int		 stream_initiating(const struct stream *);
 void		 stream_go(struct stream *);
 void		 stream_peer_closed(struct stream *);
+void		 stream_finish(struct stream *, const char *);
 void		 stream_error(struct stream *, const char *, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 void		 stream_keepalive(struct stream *);
@@ -101,6 +117,7 @@ int		 stream_preinit(void);
 /* stream_text.c: what gatewayd writes of a stream. */
 int		 stream_header_text(char *, size_t, const char *,
 		    const char *);
+int		 stream_initiate_text(char *, size_t, const char *);
 int		 stream_error_text(char *, size_t, const char *);
 size_t		 stream_refusal(char *, size_t, const char *);
 

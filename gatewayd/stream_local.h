@@ -47,6 +47,7 @@ struct stream {
 	int				 in_parse;	/* inside expat */
 	int				 suspended;	/* expat paused */
 	int				 header_sent;
+	int				 initiating;	/* to a server */
 	int				 peer_error;
 	int				 default_ns_ok;
 	int				 waking;	/* fed our own header */
@@ -91,6 +92,8 @@ int		 stream_offer(struct stream *);
 void		 stream_close(struct stream *, const char *);
 void		 stream_log(struct stream *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
+
+void		 stream_accepted(struct stream *);
 
 /* stream_xml.c */
 void		 stream_set_handlers(XML_Parser);

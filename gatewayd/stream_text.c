@@ -52,6 +52,20 @@ stream_header_text(char *buf, size_t size, const char *from, const char *id)
 	return (len);
 }
 
+/* Our opening tag to a server, for the component to. */
+int
+stream_initiate_text(char *buf, size_t size, const char *to)
+{
+	int	len;
+
+	len = snprintf(buf, size, "<?xml version='1.0'?><stream:stream "
+	    "xmlns='" NS_COMPONENT "' xmlns:stream='" NS_STREAMS "' "
+	    "to='%s'>", to);
+	if (len < 0 || (size_t)len >= size)
+		return (-1);
+	return (len);
+}
+
 /* A stream error and our closing tag; -1 if it does not fit. */
 int
 stream_error_text(char *buf, size_t size, const char *condition)

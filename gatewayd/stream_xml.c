@@ -38,6 +38,8 @@
 
 static void		stream_header(struct stream *, const XML_Char *,
 			    const XML_Char **);
+static void		stream_header_server(struct stream *, const XML_Char *,
+			    const XML_Char **);
 static void		stream_stanza_start(struct stream *, const XML_Char *,
 			    const XML_Char **);
 
@@ -111,7 +113,12 @@ stream_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 	switch (st->state) {
 	case STREAM_HANDSHAKE:
 		/* The first element must be the handshake, without children. */
-		if (st->depth != 2 || !name_is(name, NS_COMPONENT, "handshake"))
+		if (st->depth == 2 && name_is(name, NS_COMPONENT, "handshake"))
+			break;
+		if (st->initiating)
+			stream_stop(st, "bad-format", "element other than "
+			    "<handshake/> before the server took ours");
+		else
 			stream_stop(st, "not-authorized",
 			    "element other than a handshake");
 		break;
@@ -220,7 +227,11 @@ stream_end(void *arg, const XML_Char *name)
 	}
 	switch (st->state) {
 	case STREAM_HANDSHAKE:
-		stream_handshake_end(st);
+		if (st->initiating) {
+			splice_stanza_done(&st->splice);
+			stream_accepted(st);
+		} else
+			stream_handshake_end(st);
 		break;
 	case STREAM_OPEN:
 		st->st_end = st->boundary;
@@ -262,6 +273,9 @@ stream_text(void *arg, const XML_Char *s, int len)
 		return;
 	}
 	if (st->state == STREAM_HANDSHAKE) {
+		/* The server's <handshake/> says nothing in its text. */
+		if (st->initiating)
+			return;
 		if (st->depth != 2 || st->handshake_len + len >
 		    sizeof(st->handshake) - 1) {
 			st->handshake_bad = 1;
@@ -329,28 +343,65 @@ stream_header_to(struct stream *st, const XML_Char *to)
 	return (0);
 }
 
-/* The peer's stream header, checked in the order of XEP-0114 and RFC 6120. */
-static void
-stream_header(struct stream *st, const XML_Char *name, const XML_Char **attrs)
+/* What every peer's header must be: a stream, of components. */
+static int
+stream_header_root(struct stream *st, const XML_Char *name)
 {
-	const XML_Char	*to, *lang;
-	const char	*raw, *condition;
+	const char	*raw;
 	size_t		 len;
 
 	if (!name_is(name, NS_STREAMS, "stream")) {
 		stream_stop(st, "invalid-namespace", "root is not a stream");
-		return;
+		return (-1);
 	}
 	if (!st->default_ns_ok) {
 		stream_stop(st, "invalid-namespace",
 		    "default namespace is not " NS_COMPONENT);
-		return;
+		return (-1);
 	}
 	/* Its name as written, for a parser made anew (stream_wake). */
 	raw = stream_raw(st, stream_index(st));
 	len = tag_name_len(raw, XML_GetCurrentByteCount(st->parser));
 	if ((st->root_qname = strndup(raw + 1, len)) == NULL)
 		fatal("%s", __func__);
+	return (0);
+}
+
+/* The rest of a header, after its addresses; parsing waits for wait. */
+static int
+stream_header_end(struct stream *st, const XML_Char **attrs)
+{
+	const XML_Char	*lang;
+
+	if (!version_ok(xml_attr(attrs, "version"))) {
+		stream_stop(st, "unsupported-version", "unsupported version");
+		return (-1);
+	}
+	if ((lang = xml_attr(attrs, NS_XML_LANG)) != NULL)
+		splice_add(&st->splice, "xml:lang", lang);
+	/* Each stanza carries these: they may not make it much bigger. */
+	if (st->splice.len > STREAM_SPLICE_MAX) {
+		stream_stop(st, "policy-violation",
+		    "header declarations too long");
+		return (-1);
+	}
+	st->boundary = stream_index(st) + XML_GetCurrentByteCount(st->parser);
+	return (0);
+}
+
+/* The peer's stream header, checked in the order of XEP-0114 and RFC 6120. */
+static void
+stream_header(struct stream *st, const XML_Char *name, const XML_Char **attrs)
+{
+	const XML_Char	*to;
+	const char	*condition;
+
+	if (st->initiating) {
+		stream_header_server(st, name, attrs);
+		return;
+	}
+	if (stream_header_root(st, name) == -1)
+		return;
 	to = xml_attr(attrs, "to");
 	if (to == NULL || to[0] == '\0') {
 		stream_stop(st, "improper-addressing", "no 'to' in the header");
@@ -366,22 +417,47 @@ stream_header(struct stream *st, const XML_Char *name, const XML_Char **attrs)
 		stream_stop(st, condition, "no such component");
 		return;
 	}
-	if (!version_ok(xml_attr(attrs, "version"))) {
-		stream_stop(st, "unsupported-version", "unsupported version");
+	if (stream_header_end(st, attrs) == -1)
 		return;
-	}
-	if ((lang = xml_attr(attrs, NS_XML_LANG)) != NULL)
-		splice_add(&st->splice, "xml:lang", lang);
-	/* Each stanza carries these: they may not make it much bigger. */
-	if (st->splice.len > STREAM_SPLICE_MAX) {
-		stream_stop(st, "policy-violation",
-		    "header declarations too long");
-		return;
-	}
-	st->boundary = stream_index(st) + XML_GetCurrentByteCount(st->parser);
 	/* The owner gets the stream id; parsing waits for it. */
 	st->state = STREAM_STREAMID;
 	if (st->ops->want_id(st->arg, st->domain) == -1) {
+		stream_stop(st, "internal-server-error", "authd unreachable");
+		return;
+	}
+	stream_pause(st, WAIT_STREAMID);
+}
+
+/*
+ * A server's answer to our header: from, if it says, is the component
+ * we asked for; its id is what our handshake hashes, as parsed.
+ */
+static void
+stream_header_server(struct stream *st, const XML_Char *name,
+    const XML_Char **attrs)
+{
+	const XML_Char	*from, *id;
+	char		 dom[GW_NAME_MAX];
+
+	if (stream_header_root(st, name) == -1)
+		return;
+	if ((from = xml_attr(attrs, "from")) != NULL && (strlcpy(dom, from,
+	    sizeof(dom)) >= sizeof(dom) || domain_normalize(dom) == -1 ||
+	    strcmp(dom, st->domain) != 0)) {
+		stream_stop(st, "invalid-from", "the server answers for "
+		    "another name");
+		return;
+	}
+	id = xml_attr(attrs, "id");
+	if (id == NULL || id[0] == '\0' || strlen(id) >= GW_SERVER_ID_MAX) {
+		stream_stop(st, "bad-format", "no usable stream id from the "
+		    "server");
+		return;
+	}
+	if (stream_header_end(st, attrs) == -1)
+		return;
+	st->state = STREAM_STREAMID;
+	if (st->ops->server_id(st->arg, id) == -1) {
 		stream_stop(st, "internal-server-error", "authd unreachable");
 		return;
 	}

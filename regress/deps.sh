@@ -15,5 +15,14 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq || exit 1
-apt-get install -y -qq --no-install-recommends $missing >/dev/null || exit 1
+# Servers the tests start themselves (prosody): not as system services.
+guard=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d &&
+	    chmod 755 /usr/sbin/policy-rc.d && guard=1
+fi
+apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+    $missing >/dev/null
+rc=$?
+[ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d
+exit $rc

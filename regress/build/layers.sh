@@ -13,7 +13,7 @@ if ! command -v nm >/dev/null 2>&1; then
 	finish
 fi
 for f in outq inbuf conn conn_admit listener splice stream_text stream stream_xml \
-    bounce router control engine; do
+    bounce router control uplink engine engine_auth engine_uplink; do
 	if [ ! -f "$O/gatewayd/$f.o" ]; then
 		notok "layers: $O/gatewayd/$f.o missing"
 		finish
@@ -35,10 +35,11 @@ def defined(path):
     return {l.split()[-1] for l in out.splitlines() if l.strip()}
 
 engine = ['outq', 'inbuf', 'conn', 'listener', 'splice', 'stream_text',
-          'stream', 'bounce', 'router', 'control', 'engine']
+          'stream', 'bounce', 'router', 'control', 'uplink', 'engine']
 # A module is one object, or a few that share a private header.
 parts = {m: [m] for m in engine}
 parts['conn'] = ['conn', 'conn_admit']
+parts['engine'] = ['engine', 'engine_auth', 'engine_uplink']
 parts['stream'] = ['stream', 'stream_xml']
 objs = {m: [os.path.join(obj, 'gatewayd', o + '.o') for o in parts[m]]
         for m in engine}
@@ -66,8 +67,9 @@ allowed = {
     'stream_text': set(), 'stream': {'splice', 'stream_text'},
     'bounce': set(), 'router': {'conn', 'bounce'},
     'control': {'conn', 'listener', 'router'},
+    'uplink': set(),
     'engine': {'conn', 'listener', 'stream', 'stream_text', 'router',
-               'control'},
+               'control', 'uplink'},
 }
 for m in engine:
     extra = uses[m] - allowed[m]
