@@ -1,0 +1,3 @@
+#!/bin/sh
+# The uplink to an XMPP server (issue 14), against a server of the test's.
+exec /usr/bin/python3 "$TOP/regress/uplink/uplink_test.py"
