@@ -25,6 +25,8 @@ for OBJ in "$@"; do
 	for t in regress/*/*.sh; do
 		# The build's own checks need doing once.
 		[ -n "$tag" ] && [ "$t" = regress/build/warnings.sh ] && continue
+		# So does the uplink harness's self-test (no gatewayd in it).
+		[ -n "$tag" ] && [ "$t" = regress/uplink/prosody.sh ] && continue
 		# The fuzzers run from make check and make fuzz themselves.
 		case "$t" in regress/fuzz/*) continue ;; esac
 		tests="$tests $t"
