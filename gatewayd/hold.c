@@ -73,6 +73,12 @@ hold_bytes(const struct hold *h)
 	return (outq_queued(&h->h_q));
 }
 
+size_t
+hold_stanzas(const struct hold *h)
+{
+	return (h->h_q.rnum);
+}
+
 /* Each stanza held, in order, to fn; the hold is empty after. */
 void
 hold_take(struct hold *h, void (*fn)(uint64_t, const char *, size_t,

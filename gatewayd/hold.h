@@ -43,6 +43,7 @@ int		 hold_add(struct hold *, uint64_t, const struct iovec *, int,
 		    uint32_t, uint32_t, time_t);
 int		 hold_due(const struct hold *, uint32_t, time_t);
 size_t		 hold_bytes(const struct hold *);
+size_t		 hold_stanzas(const struct hold *);
 void		 hold_take(struct hold *, void (*)(uint64_t, const char *,
 		    size_t, void *), void *);
 void		 hold_end(struct hold *);

@@ -84,6 +84,8 @@ static const struct router_ops	*ops;
 static struct rtable		*running, *staged;
 static struct router_stats	 stats;
 
+static void	router_hold_over(struct hold *, struct route *);
+
 static int
 rname_cmp(struct rname *a, struct rname *b)
 {
@@ -273,34 +275,39 @@ void
 router_stage_commit(const struct gw_global *g)
 {
 	struct rcomp	*comp, *old;
+	int		 keep_up;
 
 	router_staged_check("commit");
 	staged->global = *g;
 	rtable_names_build(staged);
 	TAILQ_FOREACH(old, &running->comps, entry) {
 		comp = rtable_find(staged, old->conf.name);
-		if (comp != NULL && comp->conf.upstream_id != 0 &&
-		    old->conf.upstream_id != 0) {
+		keep_up = comp != NULL && comp->conf.upstream_id != 0 &&
+		    old->conf.upstream_id != 0;
+		if (keep_up) {
 			hold_move(&comp->held_down, &old->held_down);
 			hold_move(&comp->held_up, &old->held_up);
+		} else {
+			/* Held for an upstream no longer its: answered now. */
+			router_hold_over(&old->held_down, old->uplink);
+			router_hold_over(&old->held_up, old->bound);
 		}
 		if (comp != NULL) {
 			comp->bound = old->bound;
-			comp->uplink = old->uplink;
-			if (comp->uplink != NULL)
-				comp->uplink->r_comp = comp;
 			comp->flap_start = old->flap_start;
 			comp->flap_count = old->flap_count;
 			comp->flap_holddown = old->flap_holddown;
 			comp->counts = old->counts;
 			if (comp->bound != NULL)
 				comp->bound->r_comp = comp;
-		} else {
-			if (old->bound != NULL)
-				old->bound->r_comp = NULL;
-			if (old->uplink != NULL)
-				old->uplink->r_comp = NULL;
-		}
+		} else if (old->bound != NULL)
+			old->bound->r_comp = NULL;
+		if (keep_up) {
+			comp->uplink = old->uplink;
+			if (comp->uplink != NULL)
+				comp->uplink->r_comp = comp;
+		} else if (old->uplink != NULL)
+			old->uplink->r_comp = NULL;
 		old->bound = old->uplink = NULL;
 	}
 	rtable_free(running);
@@ -616,6 +623,22 @@ router_kick(const char *name, const char *reason)
 	return (1);
 }
 
+/* What is held for the component name: -1 if there is none such. */
+int
+router_held(const char *name, struct router_held *h)
+{
+	struct rcomp	*comp;
+
+	memset(h, 0, sizeof(*h));
+	if ((comp = rtable_find(running, name)) == NULL)
+		return (-1);
+	h->down_stanzas = hold_stanzas(&comp->held_down);
+	h->down_bytes = hold_bytes(&comp->held_down);
+	h->up_stanzas = hold_stanzas(&comp->held_up);
+	h->up_bytes = hold_bytes(&comp->held_up);
+	return (0);
+}
+
 /*
  * The start tag of a stanza on an authenticated stream: who it claims
  * to be from, where it goes.  Returns the stream error for a stanza that
@@ -631,12 +654,17 @@ router_stanza_start(struct route *r, const struct stanza_head *head,
 		*reason = "stanza without from";
 		return ("improper-addressing");
 	}
-	if (r->r_comp == NULL || jid_domain(head->from, dom,
-	    sizeof(dom)) != 0 || (!r->r_uplink && router_lookup(dom) !=
-	    r->r_comp)) {
+	/*
+	 * A component's addresses are its own names.  The server answers
+	 * for its users' (IP literals, internationalised domains, whatever
+	 * its peers use): a stream error would end the uplink for all.
+	 */
+	if (r->r_comp == NULL || (!r->r_uplink && (jid_domain(head->from,
+	    dom, sizeof(dom)) != 0 || router_lookup(dom) != r->r_comp))) {
 		*reason = "from is not one of the stream's names";
 		return ("invalid-from");
 	}
+	r->r_from_alias = !r->r_uplink && strcmp(dom, r->r_comp->conf.name);
 	if (head->to == NULL || head->to[0] == '\0') {
 		*reason = "stanza without to";
 		return ("improper-addressing");
@@ -730,6 +758,15 @@ router_destination(struct route *r, const struct stanza *s)
 	/* Beyond us: up the sender's uplink, if it has one. */
 	if (r->r_comp != NULL && r->r_comp->conf.upstream_id != 0) {
 		comp = r->r_comp;
+		/*
+		 * The server knows the component by its name alone, and ends
+		 * the uplink for a stanza from an alias: it is refused here.
+		 */
+		if (r->r_from_alias) {
+			router_bounce(r, s->raw, s->len, "not-allowed",
+			    "cancel", s->hdr_decls);
+			return (NULL);
+		}
 		if (comp->uplink == NULL) {
 			if (!router_hold(r, comp, &comp->held_up, s))
 				router_bounce(r, s->raw, s->len,

@@ -41,6 +41,7 @@ struct route {
 	void			*r_arg;		/* the caller's */
 	struct rcomp		*r_comp;	/* bound: the stream is open */
 	int			 r_uplink;	/* r_comp's stream to its server */
+	int			 r_from_alias;	/* the current stanza's */
 	struct route		*r_blocked_on;	/* the full destination */
 	TAILQ_ENTRY(route)	 r_wait_entry;
 	TAILQ_HEAD(, route)	 r_waiters;	/* blocked on this one */
@@ -83,6 +84,14 @@ struct router_counts {
 	time_t		 since;		/* time(3) of the last one */
 };
 
+/* What is held for a component with an upstream, each way. */
+struct router_held {
+	size_t		 down_stanzas;	/* from the server, for it */
+	size_t		 down_bytes;
+	size_t		 up_stanzas;	/* from it, for the server */
+	size_t		 up_bytes;
+};
+
 /* A configured component, as router_walk shows it. */
 struct router_comp_view {
 	const char			*name;
@@ -104,6 +113,7 @@ size_t		 router_walk(const char *, void (*)(const struct
 		    router_comp_view *, void *), void *);
 size_t		 router_count(size_t *);
 int		 router_kick(const char *, const char *);
+int		 router_held(const char *, struct router_held *);
 
 void		 router_route_init(struct route *, struct conn *, void *);
 int		 router_bind(struct route *, const char *);

@@ -19,7 +19,12 @@
  * linked against a fake connection layer: each fake connection keeps
  * what was queued on it, stanza by stanza with its sender, and what the
  * router asked of it (watch mark, stall clock).  The router's calls back
- * (resume, find, end) are recorded.  One line is printed per case:
+ * (resume, find, end) are recorded.  Streams 6 and 7 are the uplinks
+ * (router_uplink_bind) where a case has them: gatewayd's streams to the
+ * XMPP server of a component with an upstream (CF_UP: a.example and
+ * b.example; c.example and d.example have none).  Without CF_GRACE their
+ * grace is 0: what waits for the other side is bounced at once.  One
+ * line is printed per case:
  * "ok - router unit: NAME" or "not ok - router unit: NAME: reason".
  */
 
@@ -52,6 +57,10 @@
 #define CF_NO_B		0x02	/* without b.example */
 #define CF_A_REJECT	0x04	/* a.example refuses newcomers */
 #define CF_A_BIG	0x08	/* a.example with its own max-stanza */
+#define CF_UP		0x10	/* a.example and b.example have an upstream */
+#define CF_GRACE	0x20	/* its grace an hour, GRACE_SIZE bytes */
+
+#define GRACE_SIZE	200	/* two chat messages, not three */
 
 struct fake_rec {
 	uint64_t	 sender;
@@ -307,11 +316,11 @@ global_conf(struct gw_global *g)
  * c.example rejects newcomers.
  */
 static const struct gw_component_conf comps[] = {
-	{ "a.example", 1, 0, CONFLICT_REPLACE, 0 },
-	{ "b.example", 2, 0, CONFLICT_REPLACE, 0 },
-	{ "c.example", 3, 0, CONFLICT_REJECT, 0 },
-	{ "d.example", 4, 0, CONFLICT_REPLACE, 0 },
-	{ "def.example", 5, GW_COMP_DEFAULT_ROUTE, CONFLICT_REPLACE, 0 }
+	{ "a.example", 1, 0, CONFLICT_REPLACE, 0, 0 },
+	{ "b.example", 2, 0, CONFLICT_REPLACE, 0, 0 },
+	{ "c.example", 3, 0, CONFLICT_REJECT, 0, 0 },
+	{ "d.example", 4, 0, CONFLICT_REPLACE, 0, 0 },
+	{ "def.example", 5, GW_COMP_DEFAULT_ROUTE, CONFLICT_REPLACE, 0, 0 }
 };
 
 static const struct gw_alias_conf aliases[] = {
@@ -332,16 +341,27 @@ configure(int cf)
 {
 	struct gw_global		g;
 	struct gw_component_conf	cc;
+	struct gw_upstream_conf		up;
 	size_t				i;
 
 	global_conf(&g);
 	router_stage_begin();
+	for (i = 1; i <= 2 && (cf & CF_UP); i++) {
+		memset(&up, 0, sizeof(up));
+		snprintf(up.name, sizeof(up.name), "xmpp%zu", i);
+		up.id = i;
+		up.grace = (cf & CF_GRACE) ? 3600 : 0;
+		up.grace_size = GRACE_SIZE;
+		router_stage_upstream(&up);
+	}
 	for (i = 0; i < nitems(comps); i++) {
 		cc = comps[i];
 		if (cc.id == 1 && (cf & CF_A_REJECT))
 			cc.conflict = CONFLICT_REJECT;
 		if (cc.id == 1 && (cf & CF_A_BIG))
 			cc.max_stanza = 20000;
+		if ((cc.id == 1 || cc.id == 2) && (cf & CF_UP))
+			cc.upstream_id = cc.id == 1 ? 1 : 2;
 		if (configured(cf, cc.id))
 			router_stage_component(&cc);
 	}
@@ -510,6 +530,7 @@ binds(const char *spec)
 
 #define TIMEOUT		"wait", "remote-server-timeout"
 #define NOT_FOUND	"cancel", "remote-server-not-found"
+#define MALFORMED	"modify", "jid-malformed"
 
 /* Exactly the bounce of a chat message from from to to, on stream i. */
 #define CHECK_BOUNCE(i, from, to, kind)					\
@@ -1107,6 +1128,682 @@ t_counters(void)
 	return (0);
 }
 
+/* Uplinks: gatewayd's streams to the XMPP server of a component. */
+
+/* Stream i is the uplink of domain. */
+static int
+uplink_ok(int i, const char *domain)
+{
+	return (router_uplink_bind(rt(i), domain) == 0 &&
+	    rt(i)->r_comp != NULL && rt(i)->r_uplink);
+}
+
+static const struct route	*walked;
+
+static void
+walk_bound(const struct router_comp_view *v, void *arg)
+{
+	(void)arg;
+	walked = v->bound;
+}
+
+static int
+t_uplink_bind(void)
+{
+	size_t	n, bound;
+
+	CHECK(uplink_ok(6, "a.example"), "a.example's uplink does not bind");
+	CHECK(uplink_ok(6, "a.example"), "the same uplink again refused");
+	CHECK(nends == 0, "%d ends", nends);
+	CHECK(router_uplink_bind(rt(7), "c.example") == -1,
+	    "c.example (no upstream) takes an uplink");
+	CHECK_END(0, rt(7), "host-gone", "no uplink for this component");
+	CHECK(rt(7)->r_comp == NULL, "bound anyway");
+	CHECK(router_uplink_bind(rt(7), "nope.example") == -1,
+	    "nope.example takes an uplink");
+	CHECK_END(1, rt(7), "host-gone", "no uplink for this component");
+	CHECK(router_uplink_bind(rt(7), "alias-b.example") == -1,
+	    "an alias takes an uplink");
+	CHECK_END(2, rt(7), "host-gone", "no uplink for this component");
+	CHECK(rt(7)->r_comp == NULL, "bound anyway");
+	/* The uplink holds no name: its component binds as before. */
+	n = router_count(&bound);
+	CHECK(n == 4 && bound == 0, "%zu components, %zu connected", n, bound);
+	CHECK(binds("a"), "a.example does not bind beside its uplink");
+	CHECK(nends == 3, "%d ends", nends);
+	n = router_count(&bound);
+	CHECK(n == 4 && bound == 1, "%zu components, %zu connected", n, bound);
+	CHECK(router_walk("a.example", walk_bound, NULL) == 1 &&
+	    walked == rt(0), "a.example's stream is not the bound one");
+	CHECK(router_kick("b.example", "kicked") == 0, "b.example kicked");
+	CHECK(nends == 3, "%d ends", nends);
+	return (0);
+}
+
+static int
+t_uplink_none(void)
+{
+	CHECK(router_uplink_bind(rt(6), "a.example") == -1,
+	    "an uplink without an upstream");
+	CHECK_END(0, rt(6), "host-gone", "no uplink for this component");
+	CHECK(rt(6)->r_comp == NULL, "bound anyway");
+	CHECK(binds("a"), "does not bind");
+	CHECK_SENT(0, "u@a.example", "v@example.net", STANZA_DONE);
+	CHECK_BOUNCE(0, "u@a.example", "v@example.net", NOT_FOUND);
+	CHECK_EMPTY(cn(6));
+	return (0);
+}
+
+/* What the server may say of a stanza for a.example on its uplink. */
+static const struct {
+	const char	*from, *to, *err, *reason;
+} uplink_starts[] = {
+	{ NULL, "v@a.example", "improper-addressing", NO_FROM },
+	{ "", "v@a.example", "improper-addressing", NO_FROM },
+	/* The server answers for its users' addresses, odd or not. */
+	{ "u@@example.net", "v@a.example", NULL, NULL },
+	{ "u@example..net", "v@a.example", NULL, NULL },
+	{ "u@example.net/", "v@a.example", NULL, NULL },
+	{ "u@example.net", NULL, "improper-addressing", NO_TO },
+	{ "u@example.net", "", "improper-addressing", NO_TO },
+	{ "u@example.net/r", "v@a.example", NULL, NULL },
+	{ "example.net", "a.example", NULL, NULL },
+	{ "u@nope.example", "v@a.example", NULL, NULL },
+	{ "u@b.example", "v@a.example", NULL, NULL },
+	{ "u@alias-a.example", "v@a.example", NULL, NULL },
+	{ "a.example", "v@a.example", NULL, NULL },
+	/* A wrong to is no stream error: the stanza is answered. */
+	{ "u@example.net", "v@b.example", NULL, NULL },
+	{ "u@example.net", "v@@a.example", NULL, NULL }
+};
+
+static int
+t_uplink_start(void)
+{
+	size_t	i;
+
+	CHECK(binds("ab") && uplink_ok(6, "a.example"), "does not bind");
+	for (i = 0; i < nitems(uplink_starts); i++)
+		CHECK(start_is(6, uplink_starts[i].from, uplink_starts[i].to,
+		    uplink_starts[i].err, uplink_starts[i].reason), "from %s "
+		    "to %s: want %s", uplink_starts[i].from != NULL ?
+		    uplink_starts[i].from : "(none)", uplink_starts[i].to !=
+		    NULL ? uplink_starts[i].to : "(none)",
+		    uplink_starts[i].err != NULL ? uplink_starts[i].err :
+		    "no error");
+	return (0);
+}
+
+static int
+t_uplink_in(void)
+{
+	struct msg	m = { "iq", "u@example.net", "v@a.example",
+			    " type='get'", "<foo:q/>", " xmlns:foo='urn:foo'",
+			    NULL };
+
+	CHECK(binds("ab--D") && uplink_ok(6, "a.example"), "does not bind");
+	CHECK_SENT(6, "u@example.net/r", "v@a.example/x", STANZA_DONE);
+	CHECK_QUEUE(cn(0), 107, "<message from='u@example.net/r' "
+	    "to='v@a.example/x' id='s1' type='chat'><body>hi</body>"
+	    "</message>");
+	CHECK_EMPTY(cn(6));
+	CHECK(rt(6)->r_stanzas_in == 1 && rt(6)->r_bounces == 0,
+	    "stanzas in %llu, bounces %llu",
+	    (unsigned long long)rt(6)->r_stanzas_in,
+	    (unsigned long long)rt(6)->r_bounces);
+	clear_queues();
+	CHECK_SENT(6, "example.net", "a.example", STANZA_DONE);
+	CHECK_QUEUE(cn(0), 107, chat_raw("example.net", "a.example"));
+	clear_queues();
+	CHECK_SENT(6, "u@example.net", "V@A.Example.", STANZA_DONE);
+	CHECK_QUEUE(cn(0), 107, chat_raw("u@example.net", "V@A.Example."));
+	clear_queues();
+	/* From anyone, even one of our own names: not for us to check. */
+	CHECK_SENT(6, "u@b.example", "v@a.example", STANZA_DONE);
+	CHECK_QUEUE(cn(0), 107, chat_raw("u@b.example", "v@a.example"));
+	CHECK_EMPTY(cn(1));
+	clear_queues();
+	CHECK(offer(6, &m) == STANZA_DONE, "not done");
+	CHECK_QUEUE(cn(0), 107, "<iq xmlns:foo='urn:foo' from='u@example.net' "
+	    "to='v@a.example' id='s1' type='get'><foo:q/></iq>");
+	CHECK_EMPTY(cn(4));
+	CHECK_EMPTY(cn(6));
+	return (0);
+}
+
+/* Not for a.example: answered to the server, nobody else sees it. */
+static const struct {
+	const char	*to, *etype, *condition;
+} uplink_tos[] = {
+	{ "v@b.example", NOT_FOUND },
+	{ "b.example", NOT_FOUND },
+	{ "v@alias-b.example", NOT_FOUND },
+	{ "v@alias-a.example", NOT_FOUND },
+	{ "v@c.example", NOT_FOUND },
+	{ "v@d.example", NOT_FOUND },
+	{ "v@def.example", NOT_FOUND },
+	{ "v@nope.example", NOT_FOUND },
+	{ "u@example.net", NOT_FOUND },
+	{ "sub.a.example", NOT_FOUND },
+	{ "v@192.0.2.1", NOT_FOUND },
+	{ "v@@a.example", MALFORMED },
+	{ "v@a.example/", MALFORMED },
+	{ "v@a..example", MALFORMED }
+};
+
+static int
+t_uplink_to(void)
+{
+	const struct router_stats	*st = router_stats();
+	size_t				 i, notfound = 0;
+	int				 j;
+
+	CHECK(binds("abc-D") && uplink_ok(6, "a.example"), "does not bind");
+	for (i = 0; i < nitems(uplink_tos); i++) {
+		clear_queues();
+		CHECK(chat(6, "u@example.net", uplink_tos[i].to) ==
+		    STANZA_DONE, "to %s: not done", uplink_tos[i].to);
+		CHECK(queue_is(cn(6), 0, chat_bounce("u@example.net",
+		    uplink_tos[i].to, uplink_tos[i].etype,
+		    uplink_tos[i].condition)), "to %s: want %s, got [%s]",
+		    uplink_tos[i].to, uplink_tos[i].condition, cn(6)->buf);
+		for (j = 0; j < 6; j++)
+			CHECK(cn(j)->nrecs == 0, "to %s: on conn %llu: [%s]",
+			    uplink_tos[i].to, (unsigned long long)cn(j)->id,
+			    cn(j)->buf);
+		notfound += uplink_tos[i].condition[0] == 'r';
+	}
+	CHECK(rt(6)->r_bounces == nitems(uplink_tos) &&
+	    rt(6)->r_stanzas_in == nitems(uplink_tos), "route bounces %llu, "
+	    "stanzas in %llu", (unsigned long long)rt(6)->r_bounces,
+	    (unsigned long long)rt(6)->r_stanzas_in);
+	CHECK(st->bounce_not_found - before.bounce_not_found == notfound &&
+	    st->bounce_malformed - before.bounce_malformed ==
+	    nitems(uplink_tos) - notfound, "not found +%llu, malformed +%llu",
+	    DELTA(st, bounce_not_found), DELTA(st, bounce_malformed));
+	return (0);
+}
+
+/* The server's stanzas while its component is not connected. */
+static int
+t_uplink_in_down(void)
+{
+	CHECK(uplink_ok(6, "a.example"), "does not bind");
+	CHECK_SENT(6, "u@example.net", "v@a.example", STANZA_DONE);
+	CHECK_BOUNCE(6, "u@example.net", "v@a.example", TIMEOUT);
+	CHECK(router_stats()->bounce_timeout == before.bounce_timeout + 1,
+	    "timeouts +%llu", (unsigned long long)
+	    (router_stats()->bounce_timeout - before.bounce_timeout));
+	clear_queues();
+	/* Never a bounce for an error. */
+	CHECK(offer(6, &(struct msg){ NULL, "u@example.net", "v@a.example",
+	    " type='error'", NULL, NULL, NULL }) == STANZA_DONE, "not done");
+	CHECK_EMPTY(cn(6));
+	CHECK(binds("a"), "does not bind");
+	CHECK_SENT(6, "u@example.net", "v@a.example", STANZA_DONE);
+	CHECK_QUEUE(cn(0), 107, chat_raw("u@example.net", "v@a.example"));
+	/* Queued for the component when its stream goes: to the server. */
+	router_release(rt(0));
+	CHECK_BOUNCE(6, "u@example.net", "v@a.example", TIMEOUT);
+	CHECK_EMPTY(cn(0));
+	CHECK(rt(6)->r_comp != NULL, "the uplink went with the stream");
+	clear_queues();
+	CHECK_SENT(6, "u@example.net", "v@a.example", STANZA_DONE);
+	CHECK_BOUNCE(6, "u@example.net", "v@a.example", TIMEOUT);
+	clear_queues();
+	/* The component back on another stream: it gets them again. */
+	CHECK(bind_ok(1, "a.example"), "does not bind again");
+	CHECK_SENT(6, "u@example.net", "v@a.example", STANZA_DONE);
+	CHECK_QUEUE(cn(1), 107, chat_raw("u@example.net", "v@a.example"));
+	CHECK_EMPTY(cn(6));
+	CHECK(nends == 0, "%d ends", nends);
+	return (0);
+}
+
+static int
+t_uplink_out(void)
+{
+	struct msg	m = { "iq", "u@a.example", "v@example.net",
+			    " type='get'", "<foo:q/>", " xmlns:foo='urn:foo'",
+			    " xmlns:foo='urn:foo'" };
+
+	CHECK(binds("abc-D") && uplink_ok(6, "a.example"), "does not bind");
+	/* Beyond us: up a.example's uplink, before the default route. */
+	CHECK_SENT(0, "u@a.example/r", "v@example.net/x", STANZA_DONE);
+	CHECK_QUEUE(cn(6), 101, "<message from='u@a.example/r' "
+	    "to='v@example.net/x' id='s1' type='chat'><body>hi</body>"
+	    "</message>");
+	CHECK_EMPTY(cn(4));
+	CHECK_EMPTY(cn(0));
+	clear_queues();
+	CHECK_SENT(0, "a.example", "example.net", STANZA_DONE);
+	CHECK_QUEUE(cn(6), 101, chat_raw("a.example", "example.net"));
+	clear_queues();
+	CHECK_SENT(0, "u@a.example", "v@192.0.2.1", STANZA_DONE);
+	CHECK_QUEUE(cn(6), 101, chat_raw("u@a.example", "v@192.0.2.1"));
+	clear_queues();
+	CHECK(offer(0, &m) == STANZA_DONE, "not done");
+	CHECK_QUEUE(cn(6), 101, "<iq xmlns:foo='urn:foo' from='u@a.example' "
+	    "to='v@example.net' id='s1' type='get'><foo:q/></iq>");
+	CHECK_EMPTY(cn(4));
+	clear_queues();
+	/* Local stays local. */
+	CHECK_SENT(0, "u@a.example", "v@b.example", STANZA_DONE);
+	CHECK_QUEUE(cn(1), 101, chat_raw("u@a.example", "v@b.example"));
+	CHECK_EMPTY(cn(6));
+	clear_queues();
+	CHECK_SENT(0, "u@a.example", "v@alias-b.example", STANZA_DONE);
+	CHECK_QUEUE(cn(1), 101, chat_raw("u@a.example", "v@alias-b.example"));
+	CHECK_EMPTY(cn(6));
+	clear_queues();
+	CHECK_SENT(0, "u@a.example", "v@def.example", STANZA_DONE);
+	CHECK_QUEUE(cn(4), 101, chat_raw("u@a.example", "v@def.example"));
+	CHECK_EMPTY(cn(6));
+	clear_queues();
+	CHECK_SENT(0, "u@a.example", "u@a.example", STANZA_DONE);
+	CHECK_QUEUE(cn(0), 101, chat_raw("u@a.example", "u@a.example"));
+	CHECK_EMPTY(cn(6));
+	clear_queues();
+	/* Ours but not connected, or malformed: bounced, never up. */
+	CHECK_SENT(0, "u@a.example", "v@d.example", STANZA_DONE);
+	CHECK_BOUNCE(0, "u@a.example", "v@d.example", TIMEOUT);
+	CHECK_EMPTY(cn(6));
+	clear_queues();
+	CHECK_SENT(0, "u@a.example", "v@alias-d.example", STANZA_DONE);
+	CHECK_BOUNCE(0, "u@a.example", "v@alias-d.example", TIMEOUT);
+	CHECK_EMPTY(cn(6));
+	clear_queues();
+	CHECK_SENT(0, "u@a.example", "v@@example.net", STANZA_DONE);
+	CHECK_BOUNCE(0, "u@a.example", "v@@example.net", MALFORMED);
+	CHECK_EMPTY(cn(6));
+	CHECK_EMPTY(cn(4));
+	return (0);
+}
+
+/* Without an upstream, or with its uplink down. */
+static int
+t_uplink_others(void)
+{
+	CHECK(binds("abc-D") && uplink_ok(6, "a.example"), "does not bind");
+	/* c.example has no upstream: the default route, as before. */
+	CHECK_SENT(2, "u@c.example", "v@example.net", STANZA_DONE);
+	CHECK_QUEUE(cn(4), 103, chat_raw("u@c.example", "v@example.net"));
+	CHECK_EMPTY(cn(6));
+	CHECK_EMPTY(cn(2));
+	clear_queues();
+	/* b.example has one, down: bounced, not up a's, not the default. */
+	CHECK_SENT(1, "u@b.example", "v@example.net", STANZA_DONE);
+	CHECK_BOUNCE(1, "u@b.example", "v@example.net", TIMEOUT);
+	CHECK_EMPTY(cn(4));
+	CHECK_EMPTY(cn(6));
+	clear_queues();
+	/* The default route not connected: c's bounced as before. */
+	router_unbind(rt(4));
+	CHECK_SENT(2, "u@c.example", "v@example.net", STANZA_DONE);
+	CHECK_BOUNCE(2, "u@c.example", "v@example.net", NOT_FOUND);
+	CHECK_EMPTY(cn(6));
+	clear_queues();
+	CHECK_SENT(0, "u@a.example", "v@example.net", STANZA_DONE);
+	CHECK_QUEUE(cn(6), 101, chat_raw("u@a.example", "v@example.net"));
+	return (0);
+}
+
+static int
+t_uplink_no_default(void)
+{
+	CHECK(binds("abc") && uplink_ok(6, "a.example"), "does not bind");
+	CHECK_SENT(2, "u@c.example", "v@example.net", STANZA_DONE);
+	CHECK_BOUNCE(2, "u@c.example", "v@example.net", NOT_FOUND);
+	CHECK_EMPTY(cn(6));
+	clear_queues();
+	CHECK_SENT(1, "u@b.example", "v@example.net", STANZA_DONE);
+	CHECK_BOUNCE(1, "u@b.example", "v@example.net", TIMEOUT);
+	CHECK_EMPTY(cn(6));
+	clear_queues();
+	CHECK_SENT(0, "u@a.example", "v@example.net", STANZA_DONE);
+	CHECK_QUEUE(cn(6), 101, chat_raw("u@a.example", "v@example.net"));
+	return (0);
+}
+
+/* The uplink goes (router_unbind, router_release); another comes. */
+static int
+t_uplink_unbind(void)
+{
+	CHECK(binds("ab") && uplink_ok(6, "a.example"), "does not bind");
+	CHECK_SENT(0, "u@a.example", "v@example.net", STANZA_DONE);
+	CHECK_QUEUE(cn(6), 101, chat_raw("u@a.example", "v@example.net"));
+	clear_queues();
+	router_unbind(rt(6));
+	CHECK(rt(6)->r_comp == NULL, "the uplink still bound");
+	CHECK_SENT(0, "u@a.example", "v@example.net", STANZA_DONE);
+	CHECK_BOUNCE(0, "u@a.example", "v@example.net", TIMEOUT);
+	CHECK_EMPTY(cn(6));
+	CHECK(start_is(6, "u@example.net", "v@a.example", "invalid-from",
+	    BAD_FROM), "an unbound uplink may send");
+	/* The component keeps its name and its stream. */
+	CHECK(rt(0)->r_comp != NULL, "a.example's stream unbound");
+	CHECK(router_walk("a.example", walk_bound, NULL) == 1 &&
+	    walked == rt(0), "a.example's stream is not the bound one");
+	clear_queues();
+	CHECK_SENT(1, "u@b.example", "v@a.example", STANZA_DONE);
+	CHECK_QUEUE(cn(0), 102, chat_raw("u@b.example", "v@a.example"));
+	clear_queues();
+	/* A new uplink; released with a stanza queued: back to a. */
+	CHECK(uplink_ok(7, "a.example"), "a new uplink does not bind");
+	CHECK_SENT(0, "u@a.example", "v@example.net", STANZA_DONE);
+	CHECK_QUEUE(cn(7), 101, chat_raw("u@a.example", "v@example.net"));
+	conn_write(cn(7), "<handshake>x</handshake>", 24);
+	router_release(rt(7));
+	CHECK_BOUNCE(0, "u@a.example", "v@example.net", TIMEOUT);
+	CHECK_EMPTY(cn(7));
+	CHECK(rt(7)->r_comp == NULL, "a released uplink still bound");
+	clear_queues();
+	CHECK_SENT(0, "u@a.example", "v@example.net", STANZA_DONE);
+	CHECK_BOUNCE(0, "u@a.example", "v@example.net", TIMEOUT);
+	CHECK_EMPTY(cn(7));
+	clear_queues();
+	/* The component's stream goes: its uplink stays. */
+	CHECK(uplink_ok(6, "a.example"), "the uplink does not bind again");
+	router_release(rt(0));
+	CHECK(rt(6)->r_comp != NULL, "the uplink went with the stream");
+	CHECK_SENT(6, "u@example.net", "v@a.example", STANZA_DONE);
+	CHECK_BOUNCE(6, "u@example.net", "v@a.example", TIMEOUT);
+	CHECK(nends == 0, "%d ends", nends);
+	return (0);
+}
+
+static int
+t_uplink_reload(void)
+{
+	CHECK(binds("ab") && uplink_ok(6, "a.example") &&
+	    uplink_ok(7, "b.example"), "does not bind");
+	configure(CF_UP | CF_A_BIG);
+	CHECK(rt(6)->r_comp != NULL && rt(7)->r_comp != NULL,
+	    "an uplink dropped on reload");
+	CHECK(router_max_stanza(rt(6)) == 20000,
+	    "the uplink on the old component: max stanza %u",
+	    router_max_stanza(rt(6)));
+	CHECK_SENT(0, "u@a.example", "v@example.net", STANZA_DONE);
+	CHECK_QUEUE(cn(6), 101, chat_raw("u@a.example", "v@example.net"));
+	clear_queues();
+	CHECK_SENT(6, "u@example.net", "v@a.example", STANZA_DONE);
+	CHECK_QUEUE(cn(0), 107, chat_raw("u@example.net", "v@a.example"));
+	clear_queues();
+	/* b.example removed: its uplink is dropped, a's kept. */
+	configure(CF_UP | CF_NO_B);
+	CHECK(rt(7)->r_comp == NULL, "a removed component's uplink kept");
+	CHECK(start_is(7, "u@example.net", "v@b.example", "invalid-from",
+	    BAD_FROM), "a removed component's uplink may send");
+	CHECK(rt(6)->r_comp != NULL, "a.example's uplink dropped");
+	CHECK_SENT(0, "u@a.example", "v@example.net", STANZA_DONE);
+	CHECK_QUEUE(cn(6), 101, chat_raw("u@a.example", "v@example.net"));
+	clear_queues();
+	router_unbind(rt(7));
+	router_release(rt(7));
+	CHECK(rt(6)->r_comp != NULL, "a.example's uplink dropped");
+	/* b.example back: not its old uplink's; a new one binds. */
+	configure(CF_UP);
+	CHECK(rt(7)->r_comp == NULL, "the old uplink bound again");
+	CHECK(bind_ok(1, "b.example"), "b.example does not bind again");
+	CHECK_SENT(1, "u@b.example", "v@example.net", STANZA_DONE);
+	CHECK_BOUNCE(1, "u@b.example", "v@example.net", TIMEOUT);
+	CHECK_EMPTY(cn(7));
+	clear_queues();
+	CHECK(uplink_ok(5, "b.example"), "a new uplink does not bind");
+	CHECK_SENT(1, "u@b.example", "v@example.net", STANZA_DONE);
+	CHECK_QUEUE(cn(5), 102, chat_raw("u@b.example", "v@example.net"));
+	CHECK(rt(6)->r_comp != NULL, "a.example's uplink dropped");
+	CHECK(nends == 0, "%d ends", nends);
+	return (0);
+}
+
+/* A slow server holds its components back, a slow component its server. */
+static int
+t_uplink_backpressure(void)
+{
+	CHECK(binds("a") && uplink_ok(6, "a.example"), "does not bind");
+	cn(6)->queued_set = 1;
+	cn(6)->queued = 1000;
+	CHECK_SENT(0, "u@a.example", "v@example.net", STANZA_HOLD);
+	CHECK_EMPTY(cn(6));
+	CHECK(router_blocked(rt(0)), "the component not blocked");
+	CHECK(cn(6)->watching && cn(6)->watch_mark == 500,
+	    "watch %d mark %zu", cn(6)->watching, cn(6)->watch_mark);
+	cn(6)->queued = 0;
+	router_drained(rt(6));
+	CHECK(nresumed == 1 && resumed[0] == rt(0), "resumed %d", nresumed);
+	cn(6)->queued_set = 0;
+	CHECK_SENT(0, "u@a.example", "v@example.net", STANZA_DONE);
+	CHECK_QUEUE(cn(6), 101, chat_raw("u@a.example", "v@example.net"));
+	clear_queues();
+	cn(0)->queued_set = 1;
+	cn(0)->queued = 1000;
+	CHECK_SENT(6, "u@example.net", "v@a.example", STANZA_HOLD);
+	CHECK_EMPTY(cn(0));
+	CHECK(router_blocked(rt(6)), "the uplink not blocked");
+	CHECK(cn(0)->watching && cn(0)->stalled, "watch %d stall %d",
+	    cn(0)->watching, cn(0)->stalled);
+	router_drained(rt(0));
+	CHECK(nresumed == 2 && resumed[1] == rt(6), "resumed %d", nresumed);
+	cn(0)->queued_set = 0;
+	/* An uplink that stalls: what it had goes back to the component. */
+	CHECK_SENT(0, "u@a.example", "v@example.net", STANZA_DONE);
+	router_stalled(rt(6), "queue full");
+	CHECK_BOUNCE(0, "u@a.example", "v@example.net", TIMEOUT);
+	CHECK_EMPTY(cn(6));
+	CHECK_END(0, rt(6), "resource-constraint",
+	    "queue full for 30 seconds");
+	return (0);
+}
+
+/*
+ * RFC 7622 3.2: an IP literal, or a U-label, is a valid domainpart: the
+ * server's users may be there, and one stanza of theirs may not end the
+ * uplink of everybody.
+ */
+static int
+t_uplink_from_idn(void)
+{
+	CHECK(binds("a") && uplink_ok(6, "a.example"), "does not bind");
+	CHECK(start_is(6, "u@xn--bcher-kva.example", "v@a.example", NULL,
+	    NULL), "from u@xn--bcher-kva.example: a stream error");
+	CHECK(start_is(6, "u@b\xc3\xbc" "cher.example/r", "v@a.example", NULL,
+	    NULL), "from u@b\\xc3\\xbccher.example/r: a stream error");
+	CHECK_SENT(6, "u@b\xc3\xbc" "cher.example", "v@a.example",
+	    STANZA_DONE);
+	CHECK_QUEUE(cn(0), 107, chat_raw("u@b\xc3\xbc" "cher.example",
+	    "v@a.example"));
+	return (0);
+}
+
+static int
+t_uplink_from_ip(void)
+{
+	CHECK(binds("a") && uplink_ok(6, "a.example"), "does not bind");
+	CHECK(start_is(6, "u@192.0.2.1", "v@a.example", NULL, NULL),
+	    "from u@192.0.2.1: a stream error");
+	CHECK(start_is(6, "[2001:db8::1]/r", "v@a.example", NULL, NULL),
+	    "from [2001:db8::1]/r: a stream error");
+	CHECK_SENT(6, "u@192.0.2.1/r", "v@a.example", STANZA_DONE);
+	CHECK_QUEUE(cn(0), 107, chat_raw("u@192.0.2.1/r", "v@a.example"));
+	/* A component's own stream still may not. */
+	CHECK(start_is(0, "u@192.0.2.1", "v@b.example", "invalid-from",
+	    BAD_FROM), "a component's stream from an IP address");
+	return (0);
+}
+
+/* Record i of what is queued on c: from sender, these bytes. */
+static int
+rec_is(const struct conn *c, size_t i, uint64_t sender, const char *want)
+{
+	return (i < c->nrecs && c->recs[i].sender == sender &&
+	    c->recs[i].len == strlen(want) &&
+	    memcmp(c->buf + c->recs[i].off, want, c->recs[i].len) == 0);
+}
+
+#define CHECK_REC(c_, i_, from_, want) do {				\
+	const char *want_ = (want);					\
+	CHECK(rec_is((c_), (i_), (from_), want_), "conn %llu record "	\
+	    "%d: want [%s] from %llu, got %zu records [%s]",		\
+	    (unsigned long long)(c_)->id, (i_), want_,			\
+	    (unsigned long long)(from_), (c_)->nrecs, (c_)->buf);	\
+} while (0)
+
+/* With a grace: the server's stanzas held while the component is away. */
+static int
+t_grace_down(void)
+{
+	CHECK(bind_ok(1, "b.example") && uplink_ok(6, "a.example"),
+	    "does not bind");
+	router_opened(rt(6));
+	CHECK_SENT(6, "u@example.net", "v@a.example/1", STANZA_DONE);
+	CHECK_SENT(6, "w@example.net", "v@a.example/2", STANZA_DONE);
+	CHECK_EMPTY(cn(6));
+	CHECK(router_stats()->bounces == before.bounces, "bounced");
+	CHECK(bind_ok(0, "a.example"), "does not bind");
+	CHECK_EMPTY(cn(0));
+	router_opened(rt(0));
+	CHECK(cn(0)->nrecs == 2, "%zu records: [%s]", cn(0)->nrecs,
+	    cn(0)->buf);
+	CHECK_REC(cn(0), 0, 107, chat_raw("u@example.net", "v@a.example/1"));
+	CHECK_REC(cn(0), 1, 107, chat_raw("w@example.net", "v@a.example/2"));
+	clear_queues();
+	/* Then straight through; nothing held is delivered twice. */
+	CHECK_SENT(6, "u@example.net", "v@a.example/3", STANZA_DONE);
+	router_opened(rt(0));
+	CHECK_QUEUE(cn(0), 107, chat_raw("u@example.net", "v@a.example/3"));
+	/* What it had not been written when it went: for the next one. */
+	CHECK_SENT(6, "u@example.net", "v@a.example/4", STANZA_DONE);
+	CHECK_SENT(1, "u@b.example", "v@a.example/5", STANZA_DONE);
+	router_release(rt(0));
+	CHECK_EMPTY(cn(0));
+	CHECK_EMPTY(cn(6));
+	CHECK_BOUNCE(1, "u@b.example", "v@a.example/5", TIMEOUT);
+	CHECK(bind_ok(2, "a.example"), "does not bind again");
+	router_opened(rt(2));
+	CHECK(cn(2)->nrecs == 2, "%zu records: [%s]", cn(2)->nrecs,
+	    cn(2)->buf);
+	CHECK_REC(cn(2), 0, 107, chat_raw("u@example.net", "v@a.example/3"));
+	CHECK_REC(cn(2), 1, 107, chat_raw("u@example.net", "v@a.example/4"));
+	CHECK(nends == 0, "%d ends", nends);
+	return (0);
+}
+
+/* With a grace: the component's stanzas held while its uplink is down. */
+static int
+t_grace_up(void)
+{
+	CHECK(binds("ab"), "does not bind");
+	router_opened(rt(0));
+	CHECK_SENT(0, "u@a.example", "v@example.net/1", STANZA_DONE);
+	CHECK_SENT(0, "u@a.example/r", "v@example.net/2", STANZA_DONE);
+	CHECK_EMPTY(cn(0));
+	/* Not a's: b's uplink is b's, its stanzas are held apart. */
+	CHECK_SENT(1, "u@b.example", "v@example.net/b", STANZA_DONE);
+	CHECK(uplink_ok(6, "a.example"), "does not bind");
+	router_opened(rt(6));
+	CHECK(cn(6)->nrecs == 2, "%zu records: [%s]", cn(6)->nrecs,
+	    cn(6)->buf);
+	CHECK_REC(cn(6), 0, 101, chat_raw("u@a.example", "v@example.net/1"));
+	CHECK_REC(cn(6), 1, 101, chat_raw("u@a.example/r",
+	    "v@example.net/2"));
+	CHECK_SENT(0, "u@a.example", "v@example.net/3", STANZA_DONE);
+	CHECK_REC(cn(6), 2, 101, chat_raw("u@a.example", "v@example.net/3"));
+	CHECK(uplink_ok(7, "b.example"), "does not bind");
+	router_opened(rt(7));
+	CHECK_QUEUE(cn(7), 102, chat_raw("u@b.example", "v@example.net/b"));
+	clear_queues();
+	/* The uplink goes with stanzas not written: the next one's. */
+	CHECK_SENT(0, "u@a.example", "v@example.net/4", STANZA_DONE);
+	router_release(rt(6));
+	CHECK_EMPTY(cn(0));
+	CHECK(uplink_ok(5, "a.example"), "a new uplink does not bind");
+	router_opened(rt(5));
+	CHECK_QUEUE(cn(5), 101, chat_raw("u@a.example", "v@example.net/4"));
+	CHECK(router_stats()->bounces == before.bounces, "bounced");
+	return (0);
+}
+
+/* Past the grace size: what is held, and what comes, is bounced. */
+static int
+t_grace_size(void)
+{
+	size_t	len = strlen(chat_raw("u@example.net", "v@a.example/1"));
+
+	CHECK(2 * len <= GRACE_SIZE && 3 * len > GRACE_SIZE,
+	    "a chat message of %zu bytes", len);
+	CHECK(uplink_ok(6, "a.example"), "does not bind");
+	CHECK_SENT(6, "u@example.net", "v@a.example/1", STANZA_DONE);
+	CHECK_SENT(6, "u@example.net", "v@a.example/2", STANZA_DONE);
+	CHECK_EMPTY(cn(6));
+	CHECK_SENT(6, "u@example.net", "v@a.example/3", STANZA_DONE);
+	CHECK(cn(6)->nrecs == 3, "%zu records: [%s]", cn(6)->nrecs,
+	    cn(6)->buf);
+	CHECK_REC(cn(6), 0, 0, chat_bounce("u@example.net", "v@a.example/1",
+	    TIMEOUT));
+	CHECK_REC(cn(6), 1, 0, chat_bounce("u@example.net", "v@a.example/2",
+	    TIMEOUT));
+	CHECK_REC(cn(6), 2, 0, chat_bounce("u@example.net", "v@a.example/3",
+	    TIMEOUT));
+	clear_queues();
+	/* Over: what comes later too, even a small one. */
+	CHECK(offer(6, &(struct msg){ "iq", "u@example.net", "a.example",
+	    " type='get'", NULL, NULL, NULL }) == STANZA_DONE, "not done");
+	CHECK_QUEUE(cn(6), 0, "<iq from='a.example' to='u@example.net' "
+	    "id='s1' type='error'><error type='wait' by='gw.example'>"
+	    "<remote-server-timeout xmlns='" NS_STANZAS "'/></error></iq>");
+	clear_queues();
+	/* Back: nothing held; away again: a new grace. */
+	CHECK(bind_ok(0, "a.example"), "does not bind");
+	router_opened(rt(0));
+	CHECK_EMPTY(cn(0));
+	router_unbind(rt(0));
+	CHECK_SENT(6, "u@example.net", "v@a.example/4", STANZA_DONE);
+	CHECK_EMPTY(cn(6));
+	CHECK(bind_ok(1, "a.example"), "does not bind");
+	router_opened(rt(1));
+	CHECK_QUEUE(cn(1), 107, chat_raw("u@example.net", "v@a.example/4"));
+	return (0);
+}
+
+/*
+ * A reload keeps what is held; one that ends the grace (0 now) has
+ * router_tick bounce it, to the stream of the senders' side.
+ */
+static int
+t_grace_reload(void)
+{
+	CHECK(binds("a") && uplink_ok(6, "b.example"), "does not bind");
+	CHECK_SENT(0, "u@a.example", "v@example.net/1", STANZA_DONE);
+	CHECK_SENT(6, "u@example.net", "v@b.example/1", STANZA_DONE);
+	CHECK_EMPTY(cn(0));
+	CHECK_EMPTY(cn(6));
+	configure(CF_UP | CF_GRACE | CF_A_BIG);
+	router_tick();
+	CHECK_EMPTY(cn(0));
+	CHECK_EMPTY(cn(6));
+	CHECK(uplink_ok(7, "a.example"), "does not bind");
+	router_opened(rt(7));
+	CHECK_QUEUE(cn(7), 101, chat_raw("u@a.example", "v@example.net/1"));
+	clear_queues();
+	CHECK_SENT(0, "u@a.example", "v@example.net/2", STANZA_DONE);
+	CHECK_QUEUE(cn(7), 101, chat_raw("u@a.example", "v@example.net/2"));
+	clear_queues();
+	router_release(rt(7));
+	CHECK_SENT(0, "u@a.example", "v@example.net/3", STANZA_DONE);
+	CHECK_EMPTY(cn(0));
+	configure(CF_UP);
+	router_tick();
+	CHECK_BOUNCE(0, "u@a.example", "v@example.net/3", TIMEOUT);
+	CHECK_BOUNCE(6, "u@example.net", "v@b.example/1", TIMEOUT);
+	clear_queues();
+	router_tick();
+	CHECK_EMPTY(cn(0));
+	CHECK_EMPTY(cn(6));
+	CHECK(nends == 0, "%d ends", nends);
+	return (0);
+}
+
 static void
 run(const char *name, int cf, int (*fn)(void))
 {
@@ -1157,6 +1854,40 @@ main(void)
 	run("reload: removed unbound, kept keeps route and history", 0,
 	    t_reload);
 	run("counters: bounces by condition", 0, t_counters);
+	run("uplink: router_uplink_bind only with an upstream, holds no name",
+	    CF_UP, t_uplink_bind);
+	run("uplink: none without an upstream", 0, t_uplink_none);
+	run("uplink: the server's stanzas from anyone, from and to required",
+	    CF_UP, t_uplink_start);
+	run("uplink: the server's stanzas to the component's stream, exact",
+	    CF_UP | CF_DEFAULT, t_uplink_in);
+	run("uplink: a to not at the component: remote-server-not-found or "
+	    "jid-malformed to the server", CF_UP | CF_DEFAULT, t_uplink_to);
+	run("uplink: component not connected: remote-server-timeout to the "
+	    "server", CF_UP, t_uplink_in_down);
+	run("uplink: beyond us goes up before the default route, local stays "
+	    "local", CF_UP | CF_DEFAULT, t_uplink_out);
+	run("uplink: without an upstream as before, uplink down: "
+	    "remote-server-timeout", CF_UP | CF_DEFAULT, t_uplink_others);
+	run("uplink: without a default route", CF_UP, t_uplink_no_default);
+	run("uplink: router_unbind and router_release clear the uplink only",
+	    CF_UP, t_uplink_unbind);
+	run("uplink: reload keeps it with its component, drops it with a "
+	    "component removed", CF_UP, t_uplink_reload);
+	run("uplink: backpressure both ways, stalled uplink bounced", CF_UP,
+	    t_uplink_backpressure);
+	run("uplink: the server's stanzas from a JID at an IP address", CF_UP,
+	    t_uplink_from_ip);
+	run("uplink: the server's stanzas from a JID at an internationalised "
+	    "domain", CF_UP, t_uplink_from_idn);
+	run("grace: the server's stanzas held for the component, in order",
+	    CF_UP | CF_GRACE, t_grace_down);
+	run("grace: the component's stanzas held for its uplink, in order",
+	    CF_UP | CF_GRACE, t_grace_up);
+	run("grace: past its size all held and later bounced to the server",
+	    CF_UP | CF_GRACE, t_grace_size);
+	run("grace: kept on reload; ended by one, router_tick bounces",
+	    CF_UP | CF_GRACE, t_grace_reload);
 
 	printf("# %d cases, %d passed, %d checks\n", ncases, ncases - nfailed,
 	    nchecks);

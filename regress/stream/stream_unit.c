@@ -21,8 +21,11 @@
  * the connection layer does (from the offset stream_input returns) and
  * answers for authd and the router.  Every way must give the same
  * outcome and the same stanza bytes, also when stanzas are held, when
- * the stream pauses after each, and when it rests whenever it can.  One
- * "ok" or "not ok" line a check; -v leaves the stream's log on stderr.
+ * the stream pauses after each, and when it rests whenever it can.  The
+ * cases marked F_INIT are of a stream gatewayd initiates (stream_initiate,
+ * to a server, for irc.example.org): the harness answers for authd with
+ * stream_digest and plays the router of an uplink.  One "ok" or "not ok"
+ * line a check; -v leaves the stream's log on stderr.
  */
 
 #include <sys/types.h>
@@ -91,17 +94,48 @@
 #define SROOT		XD "<s:stream xmlns='" NS_C "'" SDECL " to='" IRC \
 			"'>{K1}"
 
+/* A server's side of a stream we initiate (F_INIT): its header, id SID. */
+#define SID		"c2a9-41f7 server id"
+#define SFI		" from='" IRC "' id='" SID "'"
+#define SHDRN		SS SFI ">"
+#define SHDR		XD SHDRN
+#define SAUTH		SHDR "<handshake/>"
+#define UFT		"from='u@example.net/r' to='a@irc.example.org'"
+#define UMSG		"<message " UFT ">"
+#define UPRES		"<presence from='v@example.net' to='" IRC "'/>"
+#define UIQ		"<iq type='get' id='q2' from='example.net' to='a@" IRC \
+			"/r'><query xmlns='jabber:iq:version'/></iq>"
+#define SERR		"<stream:error><not-authorized xmlns='" NS_E "'/>" \
+			"<text xmlns='" NS_E "'>bad secret</text>" \
+			"</stream:error>"
+#define X16		"0123456789abcdef"
+#define X64		X16 X16 X16 X16
+#define ID255		X64 X64 X64 X16 X16 X16 "0123456789abcde"
+#define L16		"abcdefghijklmno."
+#define L64		L16 L16 L16 L16
+#define LONGNAME	L64 L64 L64 L16 L16 L16 IRC	/* 255 octets */
+#define UPSECRET	"upstream-e41b9d"
+
 /* Outcomes: from, auth, cond, closed, stanzas, hdr_decls. */
 #define NOST		{ NULL }, NULL
 #define OK		IRC, 1, NULL, 1, NOST	/* open, closed by the peer */
 #define ERRH(c)		NULL, 0, c, 1, NOST	/* error on the header */
 #define ERRP(c)		IRC, 0, c, 1, NOST	/* before authentication */
 #define ERRA(c)		IRC, 1, c, 1, NOST	/* after */
+/* F_INIT: the id server_id got, the server's <handshake/> taken. */
+#define IOK		SID, 1, NULL, 1, NOST	/* open, closed by the server */
+#define IERRP(c)	SID, 0, c, 1, NOST	/* before its <handshake/> */
+#define IERRA(c)	SID, 1, c, 1, NOST	/* after */
 
 /* Ours. */
 #define OUR_HDR		XD SS
 #define ERR_HEAD	"<stream:error><"
 #define ERR_TAIL	" xmlns='" NS_E "'/></stream:error>"
+/* Ours to a server, spelled out. */
+#define OUR_INIT	"<?xml version='1.0'?><stream:stream " \
+			"xmlns='jabber:component:accept' " \
+			"xmlns:stream='http://etherx.jabber.org/streams' " \
+			"to='irc.example.org'>"
 
 #define F_PEERCLOSE	0x001	/* then stream_peer_closed */
 #define F_TIMEOUT	0x002	/* then stream_error connection-timeout */
@@ -111,6 +145,7 @@
 #define F_HSFAIL	0x020	/* handshake fails */
 #define F_MAXST		0x040	/* stream_set_max_stanza 200 once open */
 #define F_SMALL		0x080	/* the limits group's limits */
+#define F_INIT		0x100	/* stream_initiate IRC first */
 
 #define M_HOLD		0x01	/* every stanza STANZA_HOLD first */
 #define M_PAUSE		0x02	/* every stanza STANZA_DONE_PAUSE */
@@ -122,14 +157,16 @@
 #define SEP		'\036'	/* between recorded stanzas */
 #define PHASE		((size_t)1 << (sizeof(size_t) * 8 - 1))
 
-enum { P_NONE, P_ID, P_VERDICT, P_GO };
+enum { P_NONE, P_ID, P_VERDICT, P_GO, P_DIGEST };
 
 struct tcase {
 	const char	*name;
 	int		 flags;
 	const char	*in;		/* a template: see expand */
 	const char	*from;		/* our header's; NULL: none */
+					/* F_INIT: what server_id got */
 	int		 auth;		/* <handshake/> sent */
+					/* F_INIT: the server's taken */
 	const char	*cond;		/* "a|b"; NULL: no stream error */
 	int		 closed;	/* our closing tag (implied by cond) */
 	const char	*st[MAXSTANZAS];	/* as forwarded: with decls */
@@ -151,7 +188,7 @@ struct input {
 
 struct outcome {
 	int	 header, auth, closed;
-	char	 from[GW_NAME_MAX];
+	char	 from[GW_SERVER_ID_MAX];
 	char	 cond[64];
 };
 
@@ -159,12 +196,16 @@ struct run {
 	const struct tcase	*tc;
 	int			 mode;
 	struct stream		*st;
-	struct buf		 out, stanzas, heads, held, kept;
+	struct buf		 out, stanzas, heads, held, kept, log;
 	uint64_t		 kbase;		/* offset of kept.p[0] */
 	char			 domain[GW_NAME_MAX];
 	char			 why[768];	/* the first problem */
 	int			 pend, verdict, resting;
 	int			 want_id, hs, nst, closing, holding, started;
+	/* Initiating: server_id calls, digests given, accepted calls. */
+	int			 sids, digests, accepted;
+	char			 sid[GW_SERVER_ID_MAX];
+	char			 hex[2 * GW_DIGEST_LEN + 1];
 	enum stanza_kind	 kind;
 	struct outcome		 o;
 	char			 sum[512];
@@ -458,7 +499,162 @@ static const struct tcase cases[] = {
 	  AUTH "{~}" MSG "<body>" EM, ERRA("not-well-formed") },
 	{ "rest: then a stanza too big -> policy-violation", F_SMALL,
 	  AUTH "{|}{~}" MSG "<body>{*12000x}</body>" EM,
-	  ERRA("policy-violation") }
+	  ERRA("policy-violation") },
+
+	/*
+	 * Initiating: our header is out before the server's comes; its id
+	 * goes to server_id, our digest out, its <handshake/> opens.
+	 */
+	{ "initiate: header, id, digest, <handshake/>, the server closes",
+	  F_INIT, SAUTH CL, IOK },
+	{ "initiate: then stanzas from anyone offered, stream stays open",
+	  F_INIT, SAUTH UMSG "<body>hi</body>" EM UPRES " " UIQ "\n" CL, SID,
+	  1, NULL, 1, { UMSG "<body>hi</body>" EM, UPRES, UIQ }, NULL },
+	{ "initiate: server's root in another namespace -> "
+	  "invalid-namespace", F_INIT, XD "<stream:stream xmlns='" NS_C "' "
+	  "xmlns:stream='http://example.com/streams'" SFI ">",
+	  ERRH("invalid-namespace") },
+	{ "initiate: server's root other than stream -> invalid-namespace",
+	  F_INIT, XD "<stream:features xmlns='" NS_C "' xmlns:stream='" NS_S
+	  "'" SFI ">", ERRH("invalid-namespace") },
+	{ "initiate: server's default namespace jabber:client -> "
+	  "invalid-namespace", F_INIT, XD "<stream:stream "
+	  "xmlns='jabber:client' xmlns:stream='" NS_S "'" SFI ">",
+	  ERRH("invalid-namespace") },
+	{ "initiate: server's header without a default namespace -> "
+	  "invalid-namespace", F_INIT, XD "<stream:stream xmlns:stream='" NS_S
+	  "'" SFI ">", ERRH("invalid-namespace") },
+	{ "initiate: from another component -> invalid-from", F_INIT,
+	  XD SS " from='" BRIDGE "' id='" SID "'>", ERRH("invalid-from") },
+	{ "initiate: from with a localpart -> invalid-from", F_INIT,
+	  XD SS " from='a@" IRC "' id='" SID "'>", ERRH("invalid-from") },
+	{ "initiate: from with a resource -> invalid-from", F_INIT,
+	  XD SS " from='" IRC "/x' id='" SID "'>", ERRH("invalid-from") },
+	{ "initiate: empty from -> invalid-from", F_INIT,
+	  XD SS " from='' id='" SID "'>", ERRH("invalid-from") },
+	{ "initiate: from not a domain (irc..example.org) -> invalid-from",
+	  F_INIT, XD SS " from='irc..example.org' id='" SID "'>",
+	  ERRH("invalid-from") },
+	{ "initiate: from of 255 octets ending in ours -> invalid-from",
+	  F_INIT, XD SS " from='" LONGNAME "' id='" SID "'>",
+	  ERRH("invalid-from") },
+	{ "initiate: from before the id: wrong from, no id -> invalid-from",
+	  F_INIT, XD SS " from='" BRIDGE "'>", ERRH("invalid-from") },
+	{ "initiate: from in other case with a trailing dot is ours", F_INIT,
+	  XD SS " from='IRC.Example.ORG.' id='" SID "'><handshake/>" CL, IOK },
+	{ "initiate: no from in the server's header is fine", F_INIT,
+	  XD SS " id='" SID "'><handshake/>" CL, IOK },
+	{ "initiate: no id -> bad-format", F_INIT,
+	  XD SS " from='" IRC "'>", ERRH("bad-format") },
+	{ "initiate: empty id -> bad-format", F_INIT,
+	  XD SS " from='" IRC "' id=''>", ERRH("bad-format") },
+	{ "initiate: an id of 256 octets -> bad-format", F_INIT,
+	  XD SS " from='" IRC "' id='" ID255 "f'>", ERRH("bad-format") },
+	{ "initiate: an id of 255 octets goes to server_id whole", F_INIT,
+	  XD SS " from='" IRC "' id='" ID255 "'><handshake/>" CL, ID255, 1,
+	  NULL, 1, NOST },
+	{ "initiate: the id to server_id as expat decodes its entities",
+	  F_INIT, XD SS " from='" IRC "' id='a&amp;b&lt;c&gt;d&quot;e&apos;f"
+	  "&#x41;&#66;'><handshake/>" CL, "a&b<c>d\"e'fAB", 1, NULL, 1,
+	  NOST },
+	{ "initiate: the id to server_id with UTF-8 and white space as parsed",
+	  F_INIT, XD SS " from='" IRC "' id=\"caf\xc3\xa9\ta&#9;b &#x27;\">"
+	  "<handshake/>" CL, "caf\xc3\xa9 a\tb '", 1, NULL, 1, NOST },
+	{ "initiate: version='2.0' -> unsupported-version", F_INIT,
+	  XD SS SFI " version='2.0'>", ERRH("unsupported-version") },
+	{ "initiate: version='1.0' accepted", F_INIT,
+	  XD SS SFI " version='1.0'><handshake/>" CL, IOK },
+	{ "initiate: server_id fails -> internal-server-error",
+	  F_INIT | F_IDFAIL, SHDR "<handshake/>",
+	  IERRP("internal-server-error") },
+	{ "initiate: DOCTYPE before the server's root -> restricted-xml",
+	  F_INIT, XD "<!DOCTYPE stream:stream>" SHDRN, ERRH("restricted-xml") },
+	{ "initiate: 2000-byte attribute in the server's header -> "
+	  "policy-violation", F_INIT | F_SMALL, XD SS SFI " x='{*2000a}'>",
+	  ERRH("policy-violation") },
+
+	/* Initiating: what may come before the server's <handshake/>. */
+	{ "initiate: a message before <handshake/> -> bad-format", F_INIT,
+	  SHDR UMSG "<body>hi</body>" EM, IERRP("bad-format") },
+	{ "initiate: stream features before <handshake/> -> bad-format",
+	  F_INIT, SHDR "<stream:features/>", IERRP("bad-format") },
+	{ "initiate: <handshake/> in another namespace -> bad-format", F_INIT,
+	  SHDR "<handshake xmlns='jabber:client'/>", IERRP("bad-format") },
+	{ "initiate: <handshake> with a child element -> bad-format", F_INIT,
+	  SHDR "<handshake><x/></handshake>", IERRP("bad-format") },
+	{ "initiate: text before <handshake/> -> bad-format", F_INIT,
+	  SHDR "hello", IERRP("bad-format") },
+	{ "initiate: comment before <handshake/> -> restricted-xml", F_INIT,
+	  SHDR "<!-- x -->", IERRP("restricted-xml") },
+	{ "initiate: white space before <handshake/> is fine", F_INIT,
+	  SHDR " \n\t<handshake/>" CL, IOK },
+	{ "initiate: text in the server's handshake is not looked at",
+	  F_INIT, SHDR "<handshake>ok</handshake>" CL, IOK },
+	{ "initiate: 2000 bytes of white space before <handshake/> -> "
+	  "policy-violation", F_INIT | F_SMALL, SHDR "{*2000 }",
+	  IERRP("policy-violation") },
+	{ "initiate: a second <handshake/> -> bad-format", F_INIT,
+	  SAUTH UMSG EM "<handshake/>", SID, 1, "bad-format", 1, { UMSG EM },
+	  NULL },
+
+	/* Initiating: the server's errors, its end, ours. */
+	{ "initiate: the server's stream error for our handshake gets our "
+	  "closing tag", F_INIT, SHDR SERR, SID, 0, NULL, 1, NOST },
+	{ "initiate: the server's stream error once open gets our closing "
+	  "tag", F_INIT, SAUTH UMSG EM PERR UMSG EM, SID, 1, NULL, 1,
+	  { UMSG EM }, NULL },
+	{ "initiate: the server closes before <handshake/>", F_INIT,
+	  SHDR CL, SID, 0, NULL, 1, NOST },
+	{ "initiate: the server closes before its header", F_INIT | F_PEERCLOSE,
+	  "", NULL, 0, NULL, 1, NOST },
+	{ "initiate: half-close waiting for <handshake/>", F_INIT | F_PEERCLOSE,
+	  SHDR, SID, 0, NULL, 1, NOST },
+	{ "initiate: connection-timeout waiting for <handshake/>",
+	  F_INIT | F_TIMEOUT, SHDR, IERRP("connection-timeout") },
+	{ "initiate: keepalive on an open stream is a space",
+	  F_INIT | F_KEEPALIVE, SAUTH, SID, 1, NULL, 0, NOST },
+
+	/* Initiating: the server's stanzas as a component's are. */
+	{ "initiate: stanza without from -> improper-addressing", F_INIT,
+	  SAUTH "<message to='" IRC "'/>", IERRA("improper-addressing") },
+	{ "initiate: other element once open -> unsupported-stanza-type",
+	  F_INIT, SAUTH "<foo from='u@example.net' to='" IRC "'/>",
+	  IERRA("unsupported-stanza-type") },
+	{ "initiate: text between stanzas -> bad-format", F_INIT,
+	  SAUTH UMSG EM "hello", SID, 1, "bad-format", 1, { UMSG EM }, NULL },
+	{ "initiate: mismatched tags -> not-well-formed", F_INIT,
+	  SAUTH UMSG "<body>" EM, IERRA("not-well-formed") },
+	{ "initiate: a 20000-byte stanza -> policy-violation",
+	  F_INIT | F_SMALL, SAUTH "{|}" UMSG "<body>{*20000x}</body>" EM,
+	  IERRA("policy-violation") },
+	{ "initiate: UTF-8 and entities split everywhere", F_INIT,
+	  SAUTH S1 S2 "\n" S3 CL, SID, 1, NULL, 1, { S1, S2, S3 }, NULL },
+	{ "initiate: the server header's prefix is added to its stanzas",
+	  F_INIT, XD SS FOO SFI "><handshake/>" UMSG "<foo:x/>" EM CL, SID, 1,
+	  NULL, 1, { "<message" FOO " " UFT "><foo:x/>" EM }, FOO },
+	{ "initiate: a stanza redeclaring the prefix gets none", F_INIT,
+	  XD SS FOO SFI "><handshake/><message xmlns:foo='urn:y' " UFT
+	  "><foo:x/>" EM CL, SID, 1, NULL, 1, { "<message xmlns:foo='urn:y' "
+	  UFT "><foo:x/>" EM }, FOO },
+	{ "initiate: a prefix redeclared on <handshake/> is not the next "
+	  "stanza's", F_INIT, XD SS FOO SFI "><handshake xmlns:foo='urn:h'/>"
+	  UMSG "<foo:x/>" EM CL, SID, 1, NULL, 1, { "<message" FOO " " UFT
+	  "><foo:x/>" EM }, FOO },
+	{ "initiate: xml:lang of the server's header, not for a stanza with "
+	  "its own", F_INIT, XD SS " xml:lang='en'" SFI "><handshake/>" UMSG
+	  "<body>hi</body>" EM "<message xml:lang='de' " UFT "><body>hallo"
+	  "</body>" EM CL, SID, 1, NULL, 1, { "<message xml:lang='en' " UFT
+	  "><body>hi</body>" EM, "<message xml:lang='de' " UFT "><body>hallo"
+	  "</body>" EM }, " xml:lang='en'" },
+	{ "initiate: root prefix other than stream, closed by </s:stream>",
+	  F_INIT, XD "<s:stream xmlns='" NS_C "'" SDECL SFI "><handshake/>"
+	  UMSG EM "</s:stream>", SID, 1, NULL, 1,
+	  { "<message" SDECL " " UFT ">" EM }, SDECL },
+	{ "initiate: rest after <handshake/> and between stanzas, prefixes "
+	  "survive", F_INIT, XD SS FOO " xml:lang='en'" SFI "><handshake/>{~}"
+	  UMSG "<foo:x/>" EM "{~}" UMSG EM "{~}" CL, SID, 1, NULL, 1,
+	  { "<message" FOO " xml:lang='en' " UFT "><foo:x/>" EM,
+	  "<message" FOO " xml:lang='en' " UFT ">" EM }, FOO " xml:lang='en'" }
 };
 
 static void
@@ -546,6 +742,23 @@ sha1_id(const char *secret, uint8_t md[GW_DIGEST_LEN])
 	if (EVP_Digest(buf, strlen(buf), md, &len, EVP_sha1(), NULL) != 1 ||
 	    len != GW_DIGEST_LEN)
 		errx(1, "EVP_Digest failed");
+}
+
+/* The handshake for a server's id and our upstream secret, in hex. */
+static void
+digest_hex(const char *id, char hex[2 * GW_DIGEST_LEN + 1])
+{
+	char		buf[GW_SERVER_ID_MAX + sizeof(UPSECRET)];
+	uint8_t		md[GW_DIGEST_LEN];
+	unsigned int	len = 0;
+	size_t		i;
+
+	snprintf(buf, sizeof(buf), "%s%s", id, UPSECRET);
+	if (EVP_Digest(buf, strlen(buf), md, &len, EVP_sha1(), NULL) != 1 ||
+	    len != GW_DIGEST_LEN)
+		errx(1, "EVP_Digest failed");
+	for (i = 0; i < GW_DIGEST_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 
 static void
@@ -656,6 +869,8 @@ cb_want_id(void *arg, const char *domain)
 
 	if (r->pend != P_NONE)
 		problem(r, "want_id while paused (%d)", r->pend);
+	if (r->tc->flags & F_INIT)
+		problem(r, "want_id on a stream we initiated");
 	r->want_id++;
 	snprintf(r->domain, sizeof(r->domain), "%s", domain);
 	if (r->tc->flags & F_IDFAIL)
@@ -674,6 +889,8 @@ cb_handshake(void *arg, const uint8_t digest[GW_DIGEST_LEN])
 
 	if (r->pend != P_NONE)
 		problem(r, "handshake while paused (%d)", r->pend);
+	if (r->tc->flags & F_INIT)
+		problem(r, "handshake op on a stream we initiated");
 	r->hs++;
 	if (r->tc->flags & F_HSFAIL)
 		return (-1);
@@ -688,7 +905,10 @@ cb_handshake(void *arg, const uint8_t digest[GW_DIGEST_LEN])
 	return (0);
 }
 
-/* The router: from one of the stream's names, and a to. */
+/*
+ * The router: from one of the stream's names, and a to.  On a stream we
+ * initiated (an uplink) the server's stanzas may be from anyone.
+ */
 static const char *
 cb_stanza_start(void *arg, const struct stanza_head *h, const char **why)
 {
@@ -710,7 +930,8 @@ cb_stanza_start(void *arg, const struct stanza_head *h, const char **why)
 	if (h->from == NULL || h->from[0] == '\0')
 		return ("improper-addressing");
 	d = strchr(h->from, '@') ? strchr(h->from, '@') + 1 : h->from;
-	if (strncmp(d, r->domain, n) != 0 || (d[n] != '\0' && d[n] != '/')) {
+	if (!(r->tc->flags & F_INIT) && (strncmp(d, r->domain, n) != 0 ||
+	    (d[n] != '\0' && d[n] != '/'))) {
 		*why = "from is not one of the stream's names";
 		return ("invalid-from");
 	}
@@ -793,9 +1014,66 @@ cb_label(void *arg)
 	return ("connection 1 from 127.0.0.1");
 }
 
+/* Initiating: the server's id, as the stream parsed it, for authd. */
+static int
+cb_server_id(void *arg, const char *id)
+{
+	struct run	*r = arg;
+
+	if (r->pend != P_NONE)
+		problem(r, "server_id while paused (%d)", r->pend);
+	if (!(r->tc->flags & F_INIT))
+		problem(r, "server_id on a component's stream");
+	if (r->sids++ > 0)
+		problem(r, "server_id twice");
+	if (stream_state(r->st) != STREAM_STREAMID)
+		problem(r, "server_id in state %d", stream_state(r->st));
+	if (strlen(id) >= sizeof(r->sid))
+		problem(r, "server_id: %zu bytes", strlen(id));
+	snprintf(r->sid, sizeof(r->sid), "%s", id);
+	digest_hex(r->sid, r->hex);
+	if (r->tc->flags & F_IDFAIL)
+		return (-1);
+	r->pend = P_DIGEST;
+	return (0);
+}
+
+static void
+cb_accepted(void *arg)
+{
+	struct run	*r = arg;
+
+	if (r->pend != P_NONE)
+		problem(r, "accepted while paused (%d)", r->pend);
+	if (!(r->tc->flags & F_INIT))
+		problem(r, "accepted on a component's stream");
+	if (r->digests == 0)
+		problem(r, "accepted before our digest");
+	if (r->accepted++ > 0)
+		problem(r, "accepted twice");
+	if (stream_state(r->st) != STREAM_OPEN)
+		problem(r, "accepted in state %d", stream_state(r->st));
+}
+
+/* The stream's log, kept for the checks, then as without it. */
+static void
+cb_log(void *arg, const char *line)
+{
+	struct run	*r = arg;
+
+	buf_add(&r->log, line, strlen(line));
+	buf_add(&r->log, "\n", 1);
+	log_info("%s", line);
+}
+
 static const struct stream_ops ops = {
 	cb_output, cb_domain, cb_want_id, cb_handshake, cb_stanza_start,
-	cb_stanza, cb_closing, cb_label, NULL
+	cb_stanza, cb_closing, cb_label, NULL, cb_server_id, cb_accepted
+};
+
+static const struct stream_ops ops_log = {
+	cb_output, cb_domain, cb_want_id, cb_handshake, cb_stanza_start,
+	cb_stanza, cb_closing, cb_label, cb_log, cb_server_id, cb_accepted
 };
 
 /*
@@ -841,7 +1119,10 @@ lift(struct run *r)
 	r->pend = P_NONE;
 	if (pend == P_ID)
 		stream_streamid(r->st, STREAMID);
-	else if (pend == P_VERDICT) {
+	else if (pend == P_DIGEST) {
+		r->digests++;
+		stream_digest(r->st, r->hex);
+	} else if (pend == P_VERDICT) {
 		stream_verdict(r->st, r->verdict);
 		if (r->verdict == AUTH_OK && (r->tc->flags & F_MAXST))
 			stream_set_max_stanza(r->st, 200);
@@ -871,14 +1152,40 @@ pump(struct run *r)
 	problem(r, "no end to pauses");
 }
 
-/* What our output says: our header, <handshake/>, an error, the end. */
+/*
+ * What our output says: our header, <handshake/>, an error, the end.
+ * Initiating: our header at once, our digest if it was given, and the
+ * id server_id got as from.
+ */
 static void
 parse_output(struct run *r, const char *p, size_t len, struct outcome *o)
 {
 	const char	*q, *end = p + len;
+	char		 hs[64];
 	size_t		 i;
+	int		 init = r->tc->flags & F_INIT;
 
 	memset(o, 0, sizeof(*o));
+	if (init) {
+		if (strncmp(p, OUR_INIT, strlen(OUR_INIT)) != 0) {
+			problem(r, "output not our header to a server: %s",
+			    shown(p, len, 80));
+			return;
+		}
+		o->header = 1;
+		p += strlen(OUR_INIT);
+		snprintf(o->from, sizeof(o->from), "%s", r->sid);
+		o->auth = r->accepted > 0;
+		snprintf(hs, sizeof(hs), "<handshake>%s</handshake>", r->hex);
+		if (r->digests > 0 && strncmp(p, hs, strlen(hs)) != 0) {
+			problem(r, "not our digest %s after our header: %s", hs,
+			    shown(p, end - p, 80));
+			return;
+		}
+		if (r->digests > 0)
+			p += strlen(hs);
+		goto tail;
+	}
 	if (len == 0)
 		return;
 	if (strncmp(p, OUR_HDR, strlen(OUR_HDR)) != 0) {
@@ -905,15 +1212,17 @@ parse_output(struct run *r, const char *p, size_t len, struct outcome *o)
 	}
 	if (o->from[0] != '\0' && strncmp(p + 5, STREAMID, 32) != 0)
 		problem(r, "our header's id is not the stream id");
-	for (p += 39; p < end;) {
+	p += 39;
+ tail:
+	while (p < end) {
 		if (*p == ' ')
 			p++;
 		else if (o->closed) {
 			problem(r, "output after our closing tag: %s",
 			    shown(p, end - p, 60));
 			return;
-		} else if (strncmp(p, "<handshake/>", 12) == 0 && !o->auth &&
-		    o->cond[0] == '\0') {
+		} else if (!init && strncmp(p, "<handshake/>", 12) == 0 &&
+		    !o->auth && o->cond[0] == '\0') {
 			o->auth = 1;
 			p += 12;
 		} else if (strncmp(p, ERR_HEAD, strlen(ERR_HEAD)) == 0 &&
@@ -954,9 +1263,12 @@ run_init(struct run *r, const struct tcase *tc, int mode)
 	buf_add(&r->stanzas, "", 0);
 	buf_add(&r->heads, "", 0);
 	buf_add(&r->kept, "", 0);
-	if ((r->st = stream_new(&ops, r, tc->flags & F_SMALL ? &lim_small :
-	    &lim_main)) == NULL)
+	buf_add(&r->log, "", 0);
+	if ((r->st = stream_new(tc->flags & F_INIT ? &ops_log : &ops, r,
+	    tc->flags & F_SMALL ? &lim_small : &lim_main)) == NULL)
 		errx(1, "stream_new failed");
+	if (tc->flags & F_INIT)
+		stream_initiate(r->st, IRC);
 }
 
 static void
@@ -968,6 +1280,7 @@ run_free(struct run *r)
 	buf_free(&r->heads);
 	buf_free(&r->held);
 	buf_free(&r->kept);
+	buf_free(&r->log);
 }
 
 /*
@@ -1015,8 +1328,9 @@ run_one(const struct tcase *tc, const struct input *in, int way, int mode,
 	if (r->holding && !r->closing)
 		problem(r, "a held stanza was never offered again");
 	parse_output(r, r->out.p, r->out.len, &r->o);
-	snprintf(r->sum, sizeof(r->sum), "from=%s auth=%d error=%s closed=%d "
+	snprintf(r->sum, sizeof(r->sum), "%s=%s auth=%d error=%s closed=%d "
 	    "closing=%d want_id=%d handshake=%d stanzas=%d",
+	    (tc->flags & F_INIT) ? "id" : "from",
 	    !r->o.header ? "(no header)" : r->o.from[0] ? r->o.from : "(none)",
 	    r->o.auth, r->o.cond[0] ? r->o.cond : "(none)", r->o.closed,
 	    r->closing, r->want_id, r->hs, r->nst);
@@ -1236,6 +1550,252 @@ test_states(void)
 	run_free(&r);
 }
 
+/* Feeds a template, the pauses lifted as they come. */
+static void
+feed_all(struct run *r, const char *t)
+{
+	struct buf	b = { NULL, 0, 0 };
+
+	expand(t, &b, NULL, NULL);
+	buf_add(&r->kept, b.p, b.len);
+	buf_free(&b);
+	pump(r);
+}
+
+static const struct tcase	 tc_init = { "", F_INIT, "", NULL, 0, NULL, 0,
+				    NOST };
+static const struct tcase	 tc_plain = { "", 0, "", NULL, 0, NULL, 0,
+				    NOST };
+
+/* A stream to a server, step by step, and what it does meanwhile. */
+static void
+test_initiate(void)
+{
+	struct run	 r;
+	char		 hs[64];
+	size_t		 n, kept;
+
+	current = "initiate";
+	run_init(&r, &tc_init, 0);
+	if (r.out.len != strlen(OUR_INIT) || strcmp(r.out.p, OUR_INIT) != 0)
+		problem(&r, "output %s", shown(r.out.p, r.out.len, 200));
+	state_is(&r, "initiated", STREAM_HEADER, 0, 0);
+	if (!stream_initiating(r.st) || strcmp(stream_domain(r.st), IRC) != 0)
+		problem(&r, "stream_initiating %d, stream_domain %s",
+		    stream_initiating(r.st), stream_domain(r.st));
+	report("initiate: our header goes out at once, to the domain", NULL,
+	    "%s", r.why);
+
+	/* Too early, or not ours: nothing said, nothing changed. */
+	r.why[0] = '\0';
+	n = r.out.len;
+	stream_digest(r.st, "0123456789abcdef0123456789abcdef01234567");
+	stream_streamid(r.st, STREAMID);
+	stream_verdict(r.st, AUTH_OK);
+	stream_keepalive(r.st);
+	state_is(&r, "after stream_digest too early", STREAM_HEADER, 0, 0);
+	if (r.out.len != n)
+		problem(&r, "output %s", shown(r.out.p + n, r.out.len - n, 80));
+	report("initiate: stream_digest, stream_streamid, stream_verdict and "
+	    "stream_keepalive before the server's header do nothing", NULL,
+	    "%s", r.why);
+
+	/* Its header: server_id, then nothing is parsed until the digest. */
+	r.why[0] = '\0';
+	feed(&r, SHDR "<handshake/>" UMSG EM);
+	state_is(&r, "after the server's header", STREAM_STREAMID, 1, 0);
+	if (r.sids != 1 || strcmp(r.sid, SID) != 0 || r.pend != P_DIGEST)
+		problem(&r, "server_id %d times, id %s", r.sids, r.sid);
+	feed(&r, UPRES);
+	conn_input(&r);
+	stream_streamid(r.st, STREAMID);
+	stream_verdict(r.st, AUTH_OK);
+	stream_go(r.st);
+	stream_keepalive(r.st);
+	conn_input(&r);
+	kept = strlen("<handshake/>" UMSG EM UPRES);
+	state_is(&r, "waiting for the digest", STREAM_STREAMID, 1, 0);
+	if (r.out.len != n || r.accepted != 0 || r.nst != 0 ||
+	    r.heads.len != 0 || r.sids != 1 || r.kbase != strlen(SHDR) ||
+	    r.kept.len != kept)
+		problem(&r, "output %s, accepted %d, stanzas %d, heads %s, "
+		    "server_id %d, kept %zu from %llu (want %zu from %zu)",
+		    shown(r.out.p + n, r.out.len - n, 60), r.accepted, r.nst,
+		    shown(r.heads.p, r.heads.len, 60), r.sids, r.kept.len,
+		    (unsigned long long)r.kbase, kept, strlen(SHDR));
+	report("initiate: nothing parsed while waiting for the digest, the "
+	    "input kept from the end of the server's header", NULL, "%s",
+	    r.why);
+
+	/* Our digest: out as given, once. */
+	r.why[0] = '\0';
+	r.pend = P_NONE;
+	r.digests++;
+	stream_digest(r.st, r.hex);
+	snprintf(hs, sizeof(hs), "<handshake>%s</handshake>", r.hex);
+	if (strcmp(r.out.p + n, hs) != 0)
+		problem(&r, "output %s, want %s", shown(r.out.p + n,
+		    r.out.len - n, 80), hs);
+	state_is(&r, "after stream_digest", STREAM_HANDSHAKE, 0, 0);
+	n = r.out.len;
+	stream_digest(r.st, r.hex);
+	if (r.out.len != n)
+		problem(&r, "a second stream_digest: %s", shown(r.out.p + n,
+		    r.out.len - n, 80));
+	if (r.accepted != 0 || r.nst != 0)
+		problem(&r, "accepted %d, stanzas %d before any input",
+		    r.accepted, r.nst);
+	report("initiate: stream_digest sends <handshake>HEX</handshake>, "
+	    "once", NULL, "%s", r.why);
+
+	/* The server's <handshake/>: accepted, then the stanzas kept. */
+	r.why[0] = '\0';
+	conn_input(&r);
+	state_is(&r, "after the server's <handshake/>", STREAM_OPEN, 0, 1);
+	if (r.accepted != 1 || r.nst != 2 || strcmp(r.stanzas.p,
+	    UMSG EM "\036" UPRES) != 0 || r.out.len != n)
+		problem(&r, "accepted %d, stanzas %d: %s, output %s",
+		    r.accepted, r.nst, shown(r.stanzas.p, r.stanzas.len, 80),
+		    shown(r.out.p + n, r.out.len - n, 40));
+	stream_digest(r.st, r.hex);
+	stream_streamid(r.st, STREAMID);
+	if (r.out.len != n)
+		problem(&r, "output once open: %s", shown(r.out.p + n,
+		    r.out.len - n, 80));
+	stream_keepalive(r.st);
+	if (strcmp(r.out.p + n, " ") != 0)
+		problem(&r, "keepalive: %s", shown(r.out.p + n, r.out.len - n,
+		    40));
+	report("initiate: the server's <handshake/> calls accepted, the "
+	    "stanzas kept are offered", NULL, "%s", r.why);
+	run_free(&r);
+
+	/* A component's stream is not initiating, and takes no digest. */
+	run_init(&r, &tc_plain, 0);
+	feed(&r, HDR);
+	r.pend = P_NONE;
+	n = r.out.len;
+	stream_digest(r.st, "0123456789abcdef0123456789abcdef01234567");
+	if (stream_initiating(r.st) || r.sids != 0 || r.want_id != 1 ||
+	    r.out.len != n || stream_state(r.st) != STREAM_STREAMID)
+		problem(&r, "stream_initiating %d, server_id %d, want_id %d, "
+		    "output %s, state %d", stream_initiating(r.st), r.sids,
+		    r.want_id, shown(r.out.p, r.out.len, 60),
+		    stream_state(r.st));
+	report("initiate: a component's stream is not initiating and "
+	    "ignores stream_digest", NULL, "%s", r.why);
+	run_free(&r);
+}
+
+/* How an initiated stream ends: what goes out, what is logged. */
+static void
+test_initiate_end(void)
+{
+	struct run	 r;
+	size_t		 n;
+
+	current = "initiate: the end";
+	run_init(&r, &tc_init, 0);
+	feed_all(&r, SHDR SERR UMSG EM);
+	n = strlen(OUR_INIT) + strlen("<handshake></handshake>") +
+	    2 * GW_DIGEST_LEN;
+	if (strstr(r.log.p, "the peer sent the stream error not-authorized") ==
+	    NULL || strstr(r.log.p, "the peer sent a stream error") == NULL)
+		problem(&r, "log: %s", shown(r.log.p, r.log.len, 200));
+	if (r.accepted != 0 || r.closing != 1 || r.nst != 0 ||
+	    r.out.len < n || strcmp(r.out.p + n, CL) != 0)
+		problem(&r, "accepted %d, closing %d, stanzas %d, output %s",
+		    r.accepted, r.closing, r.nst, shown(r.out.p, r.out.len,
+		    300));
+	report("initiate: the server's stream error before <handshake/>: "
+	    "logged with its condition, our closing tag, not accepted", NULL,
+	    "%s", r.why);
+	run_free(&r);
+
+	run_init(&r, &tc_init, 0);
+	feed_all(&r, SAUTH UMSG EM "<stream:error><system-shutdown xmlns='"
+	    NS_E "'/></stream:error>");
+	if (strstr(r.log.p, "the peer sent the stream error system-shutdown")
+	    == NULL || r.accepted != 1 || r.nst != 1 || r.closing != 1 ||
+	    strcmp(r.out.p + r.out.len - strlen(CL), CL) != 0 ||
+	    strstr(r.out.p, "<stream:error") != NULL)
+		problem(&r, "accepted %d, stanzas %d, closing %d, log %s, "
+		    "output %s", r.accepted, r.nst, r.closing,
+		    shown(r.log.p, r.log.len, 200), shown(r.out.p, r.out.len,
+		    300));
+	report("initiate: the server's stream error once open: logged, our "
+	    "closing tag", NULL, "%s", r.why);
+	run_free(&r);
+
+	/* stream_finish: open, then again, then anything else. */
+	run_init(&r, &tc_init, 0);
+	feed_all(&r, SAUTH);
+	state_is(&r, "open", STREAM_OPEN, 0, 1);
+	n = r.out.len;
+	stream_finish(r.st, "upstream removed");
+	if (strcmp(r.out.p + n, CL) != 0 || r.closing != 1 ||
+	    stream_state(r.st) != STREAM_CLOSING ||
+	    strstr(r.log.p, "upstream removed") == NULL)
+		problem(&r, "output %s, closing %d, state %d, log %s",
+		    shown(r.out.p + n, r.out.len - n, 80), r.closing,
+		    stream_state(r.st), shown(r.log.p, r.log.len, 200));
+	n = r.out.len;
+	stream_finish(r.st, "again");
+	stream_error(r.st, "connection-timeout", "late");
+	stream_peer_closed(r.st);
+	stream_keepalive(r.st);
+	stream_digest(r.st, r.hex);
+	feed(&r, UMSG EM);
+	if (r.out.len != n || r.nst != 0 || r.closing != 1 ||
+	    strstr(r.log.p, "again") != NULL)
+		problem(&r, "then output %s, stanzas %d, closing %d",
+		    shown(r.out.p + n, r.out.len - n, 80), r.nst, r.closing);
+	report("stream_finish: an open stream to a server gets our closing "
+	    "tag, no error, once; why is logged", NULL, "%s", r.why);
+	run_free(&r);
+
+	/* Waiting for the digest (authd has no secret). */
+	run_init(&r, &tc_init, 0);
+	feed(&r, SHDR "<handshake/>");
+	n = r.out.len;
+	r.pend = P_NONE;
+	stream_finish(r.st, "no upstream secret");
+	stream_digest(r.st, r.hex);
+	conn_input(&r);
+	if (n != strlen(OUR_INIT) || strcmp(r.out.p + n, CL) != 0 ||
+	    r.closing != 1 || stream_waiting(r.st) || r.accepted != 0 ||
+	    stream_state(r.st) != STREAM_CLOSING)
+		problem(&r, "output %s, closing %d, waiting %d, accepted %d",
+		    shown(r.out.p + n, r.out.len - n, 80), r.closing,
+		    stream_waiting(r.st), r.accepted);
+	report("stream_finish: waiting for the digest: our closing tag only, "
+	    "stream_digest then does nothing", NULL, "%s", r.why);
+	run_free(&r);
+
+	/* Before the server said anything. */
+	run_init(&r, &tc_init, 0);
+	stream_finish(r.st, "shutting down");
+	if (strcmp(r.out.p, OUR_INIT CL) != 0 || r.closing != 1)
+		problem(&r, "output %s, closing %d", shown(r.out.p, r.out.len,
+		    200), r.closing);
+	report("stream_finish: before the server's header: our header and "
+	    "closing tag, no second header", NULL, "%s", r.why);
+	run_free(&r);
+
+	/* A component's open stream. */
+	run_init(&r, &tc_plain, 0);
+	feed_all(&r, AUTH);
+	state_is(&r, "a component's, open", STREAM_OPEN, 0, 1);
+	n = r.out.len;
+	stream_finish(r.st, "kicked");
+	if (strcmp(r.out.p + n, CL) != 0 || r.closing != 1)
+		problem(&r, "output %s, closing %d", shown(r.out.p + n,
+		    r.out.len - n, 80), r.closing);
+	report("stream_finish: a component's open stream: our closing tag, "
+	    "no error", NULL, "%s", r.why);
+	run_free(&r);
+}
+
 /* A fatalx of the stream's exits: a failure, with the last of its log. */
 static void
 last_words(void)
@@ -1285,6 +1845,8 @@ main(int argc, char *argv[])
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		test_case(&cases[i]);
 	test_states();
+	test_initiate();
+	test_initiate_end();
 	if (pauses_unseen != 0)
 		report("stream_waiting at every pause", NULL, "not at %u of %u",
 		    pauses_unseen, pauses);
