@@ -44,6 +44,7 @@ enum ctl_type {
 	CTL_RELOAD,		/* -> CTL_LINE each error, CTL_END */
 	CTL_KICK,		/* struct ctl_name */
 	CTL_LOG_VERBOSE,	/* struct ctl_verbose */
+	CTL_SHOW_UPSTREAMS,	/* -> CTL_UPSTREAM each */
 
 	/* engine -> gatewayctl */
 	CTL_SUMMARY = 200,	/* struct ctl_summary */
@@ -51,7 +52,16 @@ enum ctl_type {
 	CTL_ALIAS,		/* struct ctl_name: of the component before */
 	CTL_LISTENER,		/* struct ctl_listener */
 	CTL_LINE,		/* struct ctl_line: a line of a result */
-	CTL_END			/* struct ctl_end: the answer is complete */
+	CTL_END,		/* struct ctl_end: the answer is complete */
+	CTL_UPSTREAM		/* struct ctl_upstream */
+};
+
+/* The state of an uplink, in struct ctl_upstream. */
+enum ctl_uplink_state {
+	CTL_UPLINK_WAITING,	/* for its next try */
+	CTL_UPLINK_CONNECTING,	/* the parent connects */
+	CTL_UPLINK_HANDSHAKE,	/* stream header and handshake */
+	CTL_UPLINK_UP
 };
 
 struct ctl_name {
@@ -107,6 +117,25 @@ struct ctl_component {
 	uint64_t		 takeovers;
 	uint64_t		 bounces;	/* sent to it */
 	uint64_t		 streams;	/* authenticated so far */
+};
+
+/*
+ * The uplink of a component with an upstream: its stream to the server,
+ * and what is held each way.  Down: from the server, for the component
+ * while it is away; up: from the component, for the server while the
+ * uplink is down.
+ */
+struct ctl_upstream {
+	char			 domain[GW_NAME_MAX];	/* the component */
+	char			 upstream[GW_UPSTREAM_NAME_MAX];
+	char			 last_error[256];	/* "" for none */
+	uint32_t		 state;		/* enum ctl_uplink_state */
+	int64_t			 since;		/* time(3) it got there */
+	uint64_t		 reconnects;
+	uint64_t		 down_stanzas;
+	uint64_t		 down_bytes;
+	uint64_t		 up_stanzas;
+	uint64_t		 up_bytes;
 };
 
 struct ctl_listener {

@@ -20,9 +20,10 @@
  * its peerid; its answer is a run of messages ended by CTL_END.  Every
  * message of an answer is checked before it is used: its type against
  * those the request may get, its size exactly, its strings for their
- * NUL, the aliases against the number the component announced.  An
- * answer that fails a check is the daemon's fault, and ends gatewayctl
- * with status 1 and what was wrong, never with half a table.
+ * NUL, the aliases against the number the component announced, the
+ * state of an uplink against those there are.  An answer that fails a
+ * check is the daemon's fault, and ends gatewayctl with status 1 and
+ * what was wrong, never with half a table.
  */
 
 #include <sys/types.h>
@@ -66,7 +67,8 @@ static const struct answer_type answer_types[] = {
 	{ CTL_ALIAS,	sizeof(struct ctl_name),	"an alias" },
 	{ CTL_LISTENER,	sizeof(struct ctl_listener),	"a listener" },
 	{ CTL_LINE,	sizeof(struct ctl_line),	"a line" },
-	{ CTL_END,	sizeof(struct ctl_end),		"an end" }
+	{ CTL_END,	sizeof(struct ctl_end),		"an end" },
+	{ CTL_UPSTREAM,	sizeof(struct ctl_upstream),	"an upstream" }
 };
 
 struct session {
@@ -97,6 +99,8 @@ static int	 got_component(struct session *, struct imsg *,
 static int	 got_alias(struct session *, struct imsg *,
 		    const struct answer_type *);
 static int	 got_listener(struct session *, struct imsg *,
+		    const struct answer_type *);
+static int	 got_upstream(struct session *, struct imsg *,
 		    const struct answer_type *);
 static int	 got_line(struct session *, struct imsg *,
 		    const struct answer_type *);
@@ -286,6 +290,31 @@ got_listener(struct session *s, struct imsg *imsg,
 	return (0);
 }
 
+static int
+got_upstream(struct session *s, struct imsg *imsg,
+    const struct answer_type *at)
+{
+	struct answer		*a = s->ans;
+	struct ctl_upstream	*u, nu;
+
+	if (get_fixed(s, imsg, at, &nu) == -1)
+		return (-1);
+	if (!terminated(nu.domain, sizeof(nu.domain)) ||
+	    !terminated(nu.upstream, sizeof(nu.upstream)) ||
+	    !terminated(nu.last_error, sizeof(nu.last_error)))
+		return (fail(a, "malformed answer to %s: an upstream with an "
+		    "unterminated string", s->request));
+	if (upstream_state(nu.state) == NULL)
+		return (fail(a, "malformed answer to %s: an upstream in the "
+		    "unknown state %u", s->request, nu.state));
+	if ((u = reallocarray(a->upstreams, a->nupstreams + 1,
+	    sizeof(*u))) == NULL)
+		err(1, NULL);
+	a->upstreams = u;
+	a->upstreams[a->nupstreams++] = nu;
+	return (0);
+}
+
 /* Printed as it comes, unless it is for the JSON document at the end. */
 static int
 got_line(struct session *s, struct imsg *imsg, const struct answer_type *at)
@@ -374,6 +403,8 @@ ctl_answer(struct session *s, struct imsg *imsg, uint32_t request)
 		return (got_alias(s, imsg, at));
 	case CTL_LISTENER:
 		return (got_listener(s, imsg, at));
+	case CTL_UPSTREAM:
+		return (got_upstream(s, imsg, at));
 	case CTL_LINE:
 		return (got_line(s, imsg, at));
 	default:
@@ -482,14 +513,19 @@ run(struct session *s, const struct parse_result *res)
 	case SHOW_LISTENERS:
 		return (ctl_request(s, CTL_SHOW_LISTENERS, cmd, NULL, 0,
 		    ANS(CTL_LISTENER)));
+	case SHOW_UPSTREAMS:
+		return (ctl_request(s, CTL_SHOW_UPSTREAMS, cmd, NULL, 0,
+		    ANS(CTL_UPSTREAM)));
 	case SHOW_METRICS:
-		/* Three answers on one connection, one after the other. */
+		/* Four answers on one connection, one after the other. */
 		if (ctl_request(s, CTL_SHOW_SUMMARY, "show summary", NULL, 0,
 		    ANS(CTL_SUMMARY)) == -1 ||
 		    ctl_request(s, CTL_SHOW_COMPONENTS, "show components",
 		    NULL, 0, ANS_COMPONENTS) == -1 ||
 		    ctl_request(s, CTL_SHOW_LISTENERS, "show listeners", NULL,
-		    0, ANS(CTL_LISTENER)) == -1)
+		    0, ANS(CTL_LISTENER)) == -1 ||
+		    ctl_request(s, CTL_SHOW_UPSTREAMS, "show upstreams", NULL,
+		    0, ANS(CTL_UPSTREAM)) == -1)
 			return (-1);
 		return (0);
 	case RELOAD:
@@ -523,9 +559,11 @@ print_answer(const struct answer *a)
 	case SHOW_LISTENERS:
 		out_listeners(stdout, a->listeners, a->nlisteners);
 		break;
+	case SHOW_UPSTREAMS:
+		out_upstreams(stdout, a->upstreams, a->nupstreams);
+		break;
 	case SHOW_METRICS:
-		out_metrics(stdout, &a->summary, a->comps, a->ncomps,
-		    a->listeners, a->nlisteners);
+		out_metrics(stdout, a);
 		/* Nothing else: the file must stay in the format. */
 		return;
 	default:

@@ -16,9 +16,9 @@
 
 /*
  * gatewayctl show metrics: the Prometheus text exposition format, from
- * the summary, the components and the listeners.  Counters end in
- * _total; every family has its HELP and TYPE; label values carry the
- * format's three escapes, and invalid UTF-8 is replaced, since the
+ * the summary, the components, the listeners and the uplinks.  Counters
+ * end in _total; every family has its HELP and TYPE; label values carry
+ * the format's three escapes, and invalid UTF-8 is replaced, since the
  * format is UTF-8.
  */
 
@@ -88,6 +88,9 @@ static void	 prom_global(FILE *, const struct ctl_summary *);
 static void	 prom_bounces(FILE *, const struct ctl_summary *);
 static void	 prom_components(FILE *, const struct comp_info *, size_t);
 static void	 prom_listeners(FILE *, const struct ctl_listener *, size_t);
+static void	 prom_uplink(FILE *, const char *, const struct ctl_upstream *,
+		    const char *);
+static void	 prom_upstreams(FILE *, const struct ctl_upstream *, size_t);
 
 static uint64_t
 nonneg(int64_t v)
@@ -286,14 +289,80 @@ prom_listeners(FILE *fp, const struct ctl_listener *ls, size_t n)
 	}
 }
 
+/* The labels of an uplink's series, and direction's if not NULL. */
+static void
+prom_uplink(FILE *fp, const char *name, const struct ctl_upstream *u,
+    const char *direction)
+{
+	fprintf(fp, "%s{component=", name);
+	prom_value(fp, u->domain);
+	fputs(",upstream=", fp);
+	prom_value(fp, u->upstream);
+	if (direction != NULL)
+		fprintf(fp, ",direction=\"%s\"", direction);
+	fputs("} ", fp);
+}
+
+/*
+ * The uplinks, one series each, and one a direction for what is held:
+ * down, from the server for the component; up, the other way.
+ */
+static void
+prom_upstreams(FILE *fp, const struct ctl_upstream *ups, size_t n)
+{
+	const char	*name;
+	size_t		 i;
+
+	name = "gatewayd_upstream_up";
+	prom_head(fp, name, GAUGE, "1 while the uplink of the component is up "
+	    "(the server took its handshake), else 0.");
+	for (i = 0; i < n; i++) {
+		prom_uplink(fp, name, &ups[i], NULL);
+		fprintf(fp, "%d\n", ups[i].state == CTL_UPLINK_UP ? 1 : 0);
+	}
+	name = "gatewayd_upstream_state_since_seconds";
+	prom_head(fp, name, GAUGE, "When the state of the uplink last "
+	    "changed, in seconds since the epoch.");
+	for (i = 0; i < n; i++) {
+		if (ups[i].since <= 0)
+			continue;
+		prom_uplink(fp, name, &ups[i], NULL);
+		fprintf(fp, "%" PRId64 "\n", ups[i].since);
+	}
+	name = "gatewayd_upstream_reconnects_total";
+	prom_head(fp, name, COUNTER, "Connections to the server after the "
+	    "first one.");
+	for (i = 0; i < n; i++) {
+		prom_uplink(fp, name, &ups[i], NULL);
+		fprintf(fp, "%" PRIu64 "\n", ups[i].reconnects);
+	}
+	name = "gatewayd_upstream_held_stanzas";
+	prom_head(fp, name, GAUGE, "Stanzas held, by direction: down, from "
+	    "the server while the component is away; up, from the component "
+	    "while the uplink is down.");
+	for (i = 0; i < n; i++) {
+		prom_uplink(fp, name, &ups[i], "down");
+		fprintf(fp, "%" PRIu64 "\n", ups[i].down_stanzas);
+		prom_uplink(fp, name, &ups[i], "up");
+		fprintf(fp, "%" PRIu64 "\n", ups[i].up_stanzas);
+	}
+	name = "gatewayd_upstream_held_bytes";
+	prom_head(fp, name, GAUGE, "Bytes of the stanzas held, by direction.");
+	for (i = 0; i < n; i++) {
+		prom_uplink(fp, name, &ups[i], "down");
+		fprintf(fp, "%" PRIu64 "\n", ups[i].down_bytes);
+		prom_uplink(fp, name, &ups[i], "up");
+		fprintf(fp, "%" PRIu64 "\n", ups[i].up_bytes);
+	}
+}
+
 /* The Prometheus text exposition format, version 0.0.4. */
 void
-out_metrics(FILE *fp, const struct ctl_summary *s,
-    const struct comp_info *comps, size_t ncomps,
-    const struct ctl_listener *ls, size_t nls)
+out_metrics(FILE *fp, const struct answer *a)
 {
-	prom_global(fp, s);
-	prom_bounces(fp, s);
-	prom_components(fp, comps, ncomps);
-	prom_listeners(fp, ls, nls);
+	prom_global(fp, &a->summary);
+	prom_bounces(fp, &a->summary);
+	prom_components(fp, a->comps, a->ncomps);
+	prom_listeners(fp, a->listeners, a->nlisteners);
+	prom_upstreams(fp, a->upstreams, a->nupstreams);
 }

@@ -70,6 +70,19 @@ static const struct column listener_columns[] = {
 #define NLISTENCOLS	(sizeof(listener_columns) / \
 			    sizeof(listener_columns[0]))
 
+static const struct column upstream_columns[] = {
+	{ "Domain", 0 }, { "Upstream", 0 }, { "State", 0 }, { "Since", 0 },
+	{ "Reconnects", 1 }, { "HeldDown", 1 }, { "HeldDownBytes", 1 },
+	{ "HeldUp", 1 }, { "HeldUpBytes", 1 }, { "LastError", 0 }
+};
+#define NUPCOLS		(sizeof(upstream_columns) / \
+			    sizeof(upstream_columns[0]))
+
+/* By enum ctl_uplink_state; gatewayctl refuses any other value. */
+static const char *const upstream_states[] = {
+	"waiting", "connecting", "handshake", "up"
+};
+
 static char	*esc_dup(const char *);
 static size_t	 text_width(const char *);
 static void	 kv_set(struct kv *, const char *, const char *, ...)
@@ -94,6 +107,7 @@ static void	 json_comp(struct json *, const char *,
 		    const struct comp_info *);
 static void	 json_comps(struct json *, const struct answer *);
 static void	 json_listeners(struct json *, const struct answer *);
+static void	 json_upstreams(struct json *, const struct answer *);
 static void	 json_lines(struct json *, const struct answer *);
 
 /*
@@ -466,6 +480,46 @@ out_listeners(FILE *fp, const struct ctl_listener *ls, size_t n)
 	free(cells);
 }
 
+/* The name of an uplink's state, NULL for a value there is none for. */
+const char *
+upstream_state(uint32_t state)
+{
+	if (state >= nitems(upstream_states))
+		return (NULL);
+	return (upstream_states[state]);
+}
+
+void
+out_upstreams(FILE *fp, const struct ctl_upstream *ups, size_t n)
+{
+	const struct ctl_upstream	*u;
+	char				**cells, **row, when[64];
+	size_t				 i;
+
+	if ((cells = reallocarray(NULL, n + 1, NUPCOLS * sizeof(*cells))) ==
+	    NULL)
+		err(1, NULL);
+	for (i = 0; i < n; i++) {
+		u = &ups[i];
+		row = cells + i * NUPCOLS;
+		fmt_time(when, sizeof(when), u->since);
+		row[0] = esc_dup(u->domain);
+		row[1] = esc_dup(u->upstream);
+		row[2] = cell("%s", upstream_state(u->state) != NULL ?
+		    upstream_state(u->state) : "?");
+		row[3] = cell("%s", when);
+		row[4] = cell("%" PRIu64, u->reconnects);
+		row[5] = cell("%" PRIu64, u->down_stanzas);
+		row[6] = cell("%" PRIu64, u->down_bytes);
+		row[7] = cell("%" PRIu64, u->up_stanzas);
+		row[8] = cell("%" PRIu64, u->up_bytes);
+		row[9] = esc_dup(u->last_error[0] != '\0' ? u->last_error :
+		    NOTHING);
+	}
+	table_print(fp, upstream_columns, NUPCOLS, cells, n);
+	free(cells);
+}
+
 /*
  * The JSON writer: one member or element a line, indented by two spaces
  * a level; key is NULL inside an array.
@@ -701,6 +755,35 @@ json_listeners(struct json *j, const struct answer *a)
 }
 
 static void
+json_upstreams(struct json *j, const struct answer *a)
+{
+	const struct ctl_upstream	*u;
+	size_t				 i;
+
+	json_open(j, "upstreams", '[');
+	for (i = 0; i < a->nupstreams; i++) {
+		u = &a->upstreams[i];
+		json_open(j, NULL, '{');
+		json_str(j, "domain", u->domain);
+		json_str(j, "upstream", u->upstream);
+		json_str(j, "state", upstream_state(u->state));
+		if (u->since > 0)
+			json_i64(j, "since", u->since);
+		else
+			json_null(j, "since");
+		json_u64(j, "reconnects", u->reconnects);
+		json_str(j, "last_error", u->last_error[0] != '\0' ?
+		    u->last_error : NULL);
+		json_u64(j, "held_down_stanzas", u->down_stanzas);
+		json_u64(j, "held_down_bytes", u->down_bytes);
+		json_u64(j, "held_up_stanzas", u->up_stanzas);
+		json_u64(j, "held_up_bytes", u->up_bytes);
+		json_close(j, '}');
+	}
+	json_close(j, ']');
+}
+
+static void
 json_lines(struct json *j, const struct answer *a)
 {
 	size_t	 i;
@@ -743,10 +826,14 @@ out_json(FILE *fp, const struct answer *a)
 	case SHOW_LISTENERS:
 		json_listeners(&j, a);
 		break;
+	case SHOW_UPSTREAMS:
+		json_upstreams(&j, a);
+		break;
 	case SHOW_METRICS:
 		json_summary(&j, a);
 		json_comps(&j, a);
 		json_listeners(&j, a);
+		json_upstreams(&j, a);
 		break;
 	case RELOAD:
 		json_lines(&j, a);

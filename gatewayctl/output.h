@@ -52,6 +52,8 @@ struct answer {
 	size_t			 ncomps;
 	struct ctl_listener	*listeners;
 	size_t			 nlisteners;
+	struct ctl_upstream	*upstreams;
+	size_t			 nupstreams;
 	char			**lines;
 	size_t			 nlines;
 };
@@ -61,11 +63,11 @@ void	 out_summary(FILE *, const struct ctl_summary *);
 void	 out_components(FILE *, const struct comp_info *, size_t);
 void	 out_component(FILE *, const struct comp_info *);
 void	 out_listeners(FILE *, const struct ctl_listener *, size_t);
-void	 out_metrics(FILE *, const struct ctl_summary *,
-	    const struct comp_info *, size_t, const struct ctl_listener *,
-	    size_t);
+void	 out_upstreams(FILE *, const struct ctl_upstream *, size_t);
+void	 out_metrics(FILE *, const struct answer *);
 void	 out_json(FILE *, const struct answer *);
 void	 fmt_time(char *, size_t, int64_t);
+const char *upstream_state(uint32_t);
 size_t	 utf8_seq(const unsigned char *, uint32_t *);
 
 #define REPLACEMENT	"\xef\xbf\xbd"	/* U+FFFD in UTF-8 */

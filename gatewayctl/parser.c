@@ -58,6 +58,7 @@ static const struct token t_show[] = {
 	{ KEYWORD,	"components",	SHOW_COMPONENTS, NULL },
 	{ KEYWORD,	"component",	SHOW_COMPONENT,	t_domain },
 	{ KEYWORD,	"listeners",	SHOW_LISTENERS,	NULL },
+	{ KEYWORD,	"upstreams",	SHOW_UPSTREAMS,	NULL },
 	{ KEYWORD,	"metrics",	SHOW_METRICS,	NULL },
 	{ ENDTOKEN,	NULL,		NONE,		NULL }
 };
@@ -78,6 +79,7 @@ static const char *const action_names[] = {
 	[SHOW_COMPONENTS] =	"show components",
 	[SHOW_COMPONENT] =	"show component",
 	[SHOW_LISTENERS] =	"show listeners",
+	[SHOW_UPSTREAMS] =	"show upstreams",
 	[SHOW_METRICS] =	"show metrics",
 	[RELOAD] =		"reload",
 	[KICK] =		"kick",

@@ -47,6 +47,7 @@
 #include "log.h"
 #include "proc.h"
 #include "router.h"
+#include "uplink.h"
 #include "util.h"
 
 #define CONTROL_CONN_MAX	8	/* at once; each is an administrator */
@@ -371,6 +372,47 @@ control_listener(const struct sockaddr_storage *ss, uint64_t accepted,
 	control_send(c, CTL_LISTENER, &cl, sizeof(cl));
 }
 
+/* The protocol has numbers of its own, which the engine's may not be. */
+static uint32_t
+control_uplink_state(enum uplink_state state)
+{
+	switch (state) {
+	case UPLINK_WAITING:
+		return (CTL_UPLINK_WAITING);
+	case UPLINK_CONNECTING:
+		return (CTL_UPLINK_CONNECTING);
+	case UPLINK_SETUP:
+		return (CTL_UPLINK_HANDSHAKE);
+	case UPLINK_UP:
+		return (CTL_UPLINK_UP);
+	}
+	fatalx("%s: state %d", __func__, (int)state);
+}
+
+/* An uplink, and what the router holds for its component each way. */
+static void
+control_upstream(const struct uplink_view *v, void *arg)
+{
+	struct control_conn	*c = arg;
+	struct ctl_upstream	 cu;
+	struct router_held	 held;
+
+	memset(&cu, 0, sizeof(cu));
+	strlcpy(cu.domain, v->domain, sizeof(cu.domain));
+	strlcpy(cu.upstream, v->upstream, sizeof(cu.upstream));
+	strlcpy(cu.last_error, v->last_error, sizeof(cu.last_error));
+	cu.state = control_uplink_state(v->state);
+	cu.since = v->since;
+	cu.reconnects = v->reconnects;
+	if (router_held(v->domain, &held) == 0) {
+		cu.down_stanzas = held.down_stanzas;
+		cu.down_bytes = held.down_bytes;
+		cu.up_stanzas = held.up_stanzas;
+		cu.up_bytes = held.up_bytes;
+	}
+	control_send(c, CTL_UPSTREAM, &cu, sizeof(cu));
+}
+
 /* A name from a request: NUL terminated in its field, as names are kept. */
 static int
 control_name(struct imsg *imsg, char *name)
@@ -469,6 +511,10 @@ control_request(struct control_conn *c, struct imsg *imsg)
 		break;
 	case CTL_SHOW_LISTENERS:
 		listener_walk(control_listener, c);
+		control_end(c, 0, "");
+		break;
+	case CTL_SHOW_UPSTREAMS:
+		uplink_walk(control_upstream, c);
 		control_end(c, 0, "");
 		break;
 	case CTL_RELOAD:

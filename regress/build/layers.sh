@@ -66,7 +66,7 @@ allowed = {
     'listener': {'conn'}, 'splice': set(),
     'stream_text': set(), 'stream': {'splice', 'stream_text'},
     'bounce': set(), 'router': {'conn', 'bounce'},
-    'control': {'conn', 'listener', 'router'},
+    'control': {'conn', 'listener', 'router', 'uplink'},
     'uplink': set(),
     'engine': {'conn', 'listener', 'stream', 'stream_text', 'router',
                'control', 'uplink'},

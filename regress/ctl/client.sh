@@ -141,15 +141,43 @@ else
 	notok "gatewayctl client: show listeners: $(why)"
 fi
 
+ctl good show upstreams
+if [ $rc -eq 0 ] && asked "request 107 size 0 peerid 1" &&
+    [ "$(wc -l < "$dir/out")" -eq 3 ] && out_has "Upstream  " &&
+    grep -q '^irc\.example\.org   xmpp       up       2023-11-14T' \
+    "$dir/out" &&
+    grep -q '  1400  connect to 127.0.0.1 port 5347: Connection refused$' \
+    "$dir/out" && [ ! -s "$dir/err" ]; then
+	ok "gatewayctl client: show upstreams"
+else
+	notok "gatewayctl client: show upstreams: $(why)"
+fi
+
+ctl good -j show upstreams
+if [ $rc -eq 0 ] && json '[(u["domain"], u["upstream"], u["state"],
+    u["reconnects"], u["last_error"], u["held_up_bytes"])
+    for u in d["upstreams"]] == [
+    ("irc.example.org", "xmpp", "up", 2, None, 0),
+    ("xmpp.example.net", "prosody-2", "waiting", 5,
+     "connect to 127.0.0.1 port 5347: Connection refused", 1400)]'
+then
+	ok "gatewayctl client: -j show upstreams"
+else
+	notok "gatewayctl client: -j show upstreams: $(why)"
+fi
+
 ctl good show metrics
-if [ $rc -eq 0 ] && [ "$(grep -c '^request' "$dir/fake.log")" -eq 3 ] &&
+up='gatewayd_upstream_up{component="irc.example.org",upstream="xmpp"}'
+if [ $rc -eq 0 ] && [ "$(grep -c '^request' "$dir/fake.log")" -eq 4 ] &&
     asked "request 100 size 0 peerid 1" &&
     asked "request 101 size 0 peerid 1" &&
     asked "request 103 size 0 peerid 1" &&
+    asked "request 107 size 0 peerid 1" &&
     out_has 'gatewayd_listener_paused{address="::1",port="5348"} 1' &&
-    out_has 'gatewayd_component_connected{component="xmpp.example.net"} 0'
+    out_has 'gatewayd_component_connected{component="xmpp.example.net"} 0' &&
+    out_has "$up 1"
 then
-	ok "gatewayctl client: show metrics, three requests on one connection"
+	ok "gatewayctl client: show metrics, four requests on one connection"
 else
 	notok "gatewayctl client: show metrics: $(why)"
 fi
@@ -163,7 +191,8 @@ fi
 
 ctl good -j show metrics
 if [ $rc -eq 0 ] && json 'd["summary"]["connections"] == 5 and
-    len(d["components"]) == 2 and len(d["listeners"]) == 2'; then
+    len(d["components"]) == 2 and len(d["listeners"]) == 2 and
+    len(d["upstreams"]) == 2'; then
 	ok "gatewayctl client: -j show metrics"
 else
 	notok "gatewayctl client: -j show metrics: $(why)"
@@ -253,6 +282,17 @@ malformed "an alias before any component" alias-orphan \
     "an alias no component announced" show components
 malformed "a name without its NUL" unterminated \
     "a component with an unterminated string" show components
+malformed "an upstream without its NUL" upstream-nul \
+    "malformed answer to show upstreams: an upstream with an unterminated" \
+    show upstreams
+malformed "an upstream in an unknown state" upstream-state \
+    "malformed answer to show upstreams: an upstream in the unknown state 4" \
+    show upstreams
+malformed "an upstream to another request" upstream-nul \
+    "malformed answer to show summary: an upstream message" show summary
+malformed "malformed upstreams spoil the metrics" upstream-state \
+    "malformed answer to show upstreams: an upstream in the unknown" \
+    show metrics
 malformed "an end message without its NUL" bad-end \
     "malformed answer to kick: an unterminated message" kick a.example
 malformed "no summary" no-summary \

@@ -60,6 +60,7 @@
 static struct ctl_summary	 summary;
 static struct comp_info		 comps[3];
 static struct ctl_listener	 listeners[2];
+static struct ctl_upstream	 upstreams[3];
 static char			 alias_chat[] = "chat.example.org";
 static char			 alias_muc[] = "muc.example.org";
 static char			 alias_tricky[] = "alias." TRICKY;
@@ -84,6 +85,7 @@ static int	 t_summary(void);
 static int	 t_components(void);
 static int	 t_component(void);
 static int	 t_listeners(void);
+static int	 t_upstreams(void);
 static int	 t_text_escape(void);
 static int	 t_time(void);
 static int	 t_duration(void);
@@ -172,6 +174,35 @@ fixtures(void)
 	listeners[1].port = 5348;
 	listeners[1].accepted = 20;
 	listeners[1].paused = 1;
+
+	memset(upstreams, 0, sizeof(upstreams));
+	strlcpy(upstreams[0].domain, "irc.example.org",
+	    sizeof(upstreams[0].domain));
+	strlcpy(upstreams[0].upstream, "xmpp", sizeof(upstreams[0].upstream));
+	upstreams[0].state = CTL_UPLINK_UP;
+	upstreams[0].since = 1700000000;
+	upstreams[0].reconnects = 2;
+
+	strlcpy(upstreams[1].domain, "xmpp.example.net",
+	    sizeof(upstreams[1].domain));
+	strlcpy(upstreams[1].upstream, "prosody-2",
+	    sizeof(upstreams[1].upstream));
+	strlcpy(upstreams[1].last_error, "connect to 127.0.0.1 port 5347: "
+	    "Connection refused", sizeof(upstreams[1].last_error));
+	upstreams[1].state = CTL_UPLINK_WAITING;
+	upstreams[1].since = 1700003600;
+	upstreams[1].reconnects = 5;
+	upstreams[1].down_stanzas = 3;
+	upstreams[1].down_bytes = 612;
+	upstreams[1].up_stanzas = 7;
+	upstreams[1].up_bytes = 1400;
+
+	strlcpy(upstreams[2].domain, TRICKY, sizeof(upstreams[2].domain));
+	strlcpy(upstreams[2].upstream, "up." TRICKY,
+	    sizeof(upstreams[2].upstream));
+	strlcpy(upstreams[2].last_error, "said " TRICKY,
+	    sizeof(upstreams[2].last_error));
+	upstreams[2].state = CTL_UPLINK_HANDSHAKE;
 }
 
 static int
@@ -361,6 +392,45 @@ t_listeners(void)
 	return (rv);
 }
 
+static int
+t_upstreams(void)
+{
+	char	*got;
+	size_t	 len;
+	int	 rv;
+
+	CAPTURE(got, len, out_upstreams(OUT, upstreams, 2));
+	rv = expect(got,
+	    "Domain            Upstream   State    "
+	    "Since                      "
+	    "Reconnects  HeldDown  HeldDownBytes  HeldUp  HeldUpBytes  "
+	    "LastError\n"
+	    "irc.example.org   xmpp       up       "
+	    "2023-11-14T22:13:20+00:00  "
+	    "         2         0              0       0            0  "
+	    "-\n"
+	    "xmpp.example.net  prosody-2  waiting  "
+	    "2023-11-14T23:13:20+00:00  "
+	    "         5         3            612       7         1400  "
+	    "connect to 127.0.0.1 port 5347: Connection refused\n");
+	free(got);
+	if (rv == -1)
+		return (-1);
+	/* No upstream at all: the titles alone. */
+	CAPTURE(got, len, out_upstreams(OUT, upstreams, 0));
+	rv = expect(got, "Domain  Upstream  State  Since  Reconnects  "
+	    "HeldDown  HeldDownBytes  HeldUp  HeldUpBytes  LastError\n");
+	free(got);
+	if (rv == -1)
+		return (-1);
+	/* Each state by its name, no time as "-". */
+	CAPTURE(got, len, out_upstreams(OUT, &upstreams[2], 1));
+	if (strstr(got, "  handshake  -  ") == NULL)
+		rv = fail("the handshake state, or no time: %s", got);
+	free(got);
+	return (rv);
+}
+
 /* What the daemon names is never written raw to a terminal. */
 static int
 t_text_escape(void)
@@ -384,6 +454,18 @@ t_text_escape(void)
 		rv = fail("the name is not escaped in the table: %s", got);
 	if (rv == 0 && strstr(got, "alias." TRICKY_TEXT "\n") == NULL)
 		rv = fail("the alias is not escaped in the table: %s", got);
+	free(got);
+	if (rv == -1)
+		return (-1);
+	CAPTURE(got, len, out_upstreams(OUT, &upstreams[2], 1));
+	for (p = got; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\n')
+			rv = fail("a control byte 0x%02x in the upstreams",
+			    (unsigned char)*p);
+	if (rv == 0 && (strstr(got, "\n" TRICKY_TEXT "  up." TRICKY_TEXT
+	    "  handshake") == NULL ||
+	    strstr(got, "  said " TRICKY_TEXT "\n") == NULL))
+		rv = fail("an upstream is not escaped in the table: %s", got);
 	free(got);
 	return (rv);
 }
@@ -445,6 +527,8 @@ answer_init(struct answer *a, enum action action)
 	a->ncomps = nitems(comps);
 	a->listeners = listeners;
 	a->nlisteners = nitems(listeners);
+	a->upstreams = upstreams;
+	a->nupstreams = nitems(upstreams);
 	a->lines = lines;
 	a->nlines = nitems(lines);
 }
@@ -531,7 +615,48 @@ t_json_shapes(void)
 		    "  \"message\": \"done\",\n"
 		    "  \"summary\": null,\n"
 		    "  \"components\": [],\n"
-		    "  \"listeners\": []\n"
+		    "  \"listeners\": [],\n"
+		    "  \"upstreams\": []\n"
+		    "}\n" },
+		{ SHOW_UPSTREAMS, 1,
+		    "{\n"
+		    "  \"command\": \"show upstreams\",\n"
+		    "  \"status\": 1,\n"
+		    "  \"message\": \"done\",\n"
+		    "  \"upstreams\": []\n"
+		    "}\n" },
+		{ SHOW_UPSTREAMS, 0,
+		    "{\n"
+		    "  \"command\": \"show upstreams\",\n"
+		    "  \"status\": 0,\n"
+		    "  \"message\": \"done\",\n"
+		    "  \"upstreams\": [\n"
+		    "    {\n"
+		    "      \"domain\": \"irc.example.org\",\n"
+		    "      \"upstream\": \"xmpp\",\n"
+		    "      \"state\": \"up\",\n"
+		    "      \"since\": 1700000000,\n"
+		    "      \"reconnects\": 2,\n"
+		    "      \"last_error\": null,\n"
+		    "      \"held_down_stanzas\": 0,\n"
+		    "      \"held_down_bytes\": 0,\n"
+		    "      \"held_up_stanzas\": 0,\n"
+		    "      \"held_up_bytes\": 0\n"
+		    "    },\n"
+		    "    {\n"
+		    "      \"domain\": \"xmpp.example.net\",\n"
+		    "      \"upstream\": \"prosody-2\",\n"
+		    "      \"state\": \"waiting\",\n"
+		    "      \"since\": 1700003600,\n"
+		    "      \"reconnects\": 5,\n"
+		    "      \"last_error\": \"connect to 127.0.0.1 port 5347: "
+		    "Connection refused\",\n"
+		    "      \"held_down_stanzas\": 3,\n"
+		    "      \"held_down_bytes\": 612,\n"
+		    "      \"held_up_stanzas\": 7,\n"
+		    "      \"held_up_bytes\": 1400\n"
+		    "    }\n"
+		    "  ]\n"
 		    "}\n" },
 		{ RELOAD, 1,
 		    "{\n"
@@ -573,8 +698,9 @@ t_json_shapes(void)
 		if (cases[i].failed) {
 			a.status = 1;
 			a.have_summary = 0;
-			a.ncomps = a.nlisteners = a.nlines = 0;
-		}
+			a.ncomps = a.nlisteners = a.nlines = a.nupstreams = 0;
+		} else
+			a.nupstreams = 2;
 		CAPTURE(got, len, out_json(OUT, &a));
 		rv = expect(got, cases[i].want);
 		free(got);
@@ -592,13 +718,14 @@ t_json_shapes(void)
 static int
 t_metrics_names(void)
 {
-	char	*got, *line, *next, *sp, name[128], help[128], type[128];
-	char	 kind[16];
-	size_t	 len, n = 0;
-	int	 rv = 0;
+	struct answer	 a;
+	char		*got, *line, *next, *sp, name[128], help[128];
+	char		 type[128], kind[16];
+	size_t		 len, n = 0;
+	int		 rv = 0;
 
-	CAPTURE(got, len, out_metrics(OUT, &summary, comps, nitems(comps),
-	    listeners, nitems(listeners)));
+	answer_init(&a, SHOW_METRICS);
+	CAPTURE(got, len, out_metrics(OUT, &a));
 	help[0] = type[0] = kind[0] = '\0';
 	for (line = got; rv == 0 && *line != '\0'; line = next) {
 		if ((next = strchr(line, '\n')) == NULL)
@@ -639,12 +766,13 @@ t_metrics_names(void)
 static int
 t_metrics_labels(void)
 {
-	char	*got;
-	size_t	 len;
-	int	 rv = 0;
+	struct answer	 a;
+	char		*got;
+	size_t		 len;
+	int		 rv = 0;
 
-	CAPTURE(got, len, out_metrics(OUT, &summary, comps, nitems(comps),
-	    listeners, nitems(listeners)));
+	answer_init(&a, SHOW_METRICS);
+	CAPTURE(got, len, out_metrics(OUT, &a));
 	if (strstr(got, "gatewayd_component_connected{component=\""
 	    TRICKY_PROM "\"} 1\n") == NULL)
 		rv = fail("the component label is not escaped as it must be");
@@ -664,6 +792,22 @@ t_metrics_labels(void)
 	else if (strstr(got, "gatewayd_component_queued_bytes{component="
 	    "\"xmpp.example.net\"} 12345678\n") == NULL)
 		rv = fail("no queued bytes for xmpp.example.net");
+	else if (strstr(got, "gatewayd_upstream_up{component=\"irc.example."
+	    "org\",upstream=\"xmpp\"} 1\n") == NULL ||
+	    strstr(got, "gatewayd_upstream_up{component=\"xmpp.example.net\","
+	    "upstream=\"prosody-2\"} 0\n") == NULL)
+		rv = fail("the uplinks are not up and down as they are");
+	else if (strstr(got, "gatewayd_upstream_held_bytes{component=\"xmpp."
+	    "example.net\",upstream=\"prosody-2\",direction=\"up\"} 1400\n")
+	    == NULL)
+		rv = fail("no held bytes up for xmpp.example.net");
+	else if (strstr(got, "gatewayd_upstream_reconnects_total{component="
+	    "\"" TRICKY_PROM "\",upstream=\"up." TRICKY_PROM "\"} 0\n") ==
+	    NULL)
+		rv = fail("the uplink labels are not escaped as they must be");
+	else if (strstr(got, "gatewayd_upstream_state_since_seconds"
+	    "{component=\"" TRICKY_PROM "\"") != NULL)
+		rv = fail("a since time for an uplink without one");
 	free(got);
 	return (rv);
 }
@@ -680,6 +824,8 @@ t_parser(void)
 		{ { "sh", "su" }, SHOW_SUMMARY, "" },
 		{ { "s", "l" }, SHOW_LISTENERS, "" },
 		{ { "show", "met" }, SHOW_METRICS, "" },
+		{ { "show", "upstreams" }, SHOW_UPSTREAMS, "" },
+		{ { "sh", "u" }, SHOW_UPSTREAMS, "" },
 		{ { "show", "components" }, SHOW_COMPONENTS, "" },
 		{ { "show", "component", "irc.example.org" }, SHOW_COMPONENT,
 		    "irc.example.org" },
@@ -695,12 +841,14 @@ t_parser(void)
 		{ { "show", "comp", "x" }, NONE, "show: ambiguous argument: "
 		    "comp (components or component)" },
 		{ { "show", "componentsx" }, NONE, "show: unknown argument: "
-		    "componentsx (summary, components, component, listeners "
-		    "or metrics)" },
+		    "componentsx (summary, components, component, listeners, "
+		    "upstreams or metrics)" },
 		{ { "show", "" }, NONE, "show: unknown argument:  (summary, "
-		    "components, component, listeners or metrics)" },
+		    "components, component, listeners, upstreams or metrics)" },
 		{ { "show" }, NONE, "show: missing argument: summary, "
-		    "components, component, listeners or metrics" },
+		    "components, component, listeners, upstreams or metrics" },
+		{ { "show", "upstreams", "xmpp" }, NONE, "show upstreams: too "
+		    "many arguments: xmpp" },
 		{ { "kick" }, NONE, "kick: missing domain" },
 		{ { "kick", "" }, NONE, "kick: empty domain" },
 		{ { "log", "loud" }, NONE, "log: unknown argument: loud "
@@ -763,8 +911,7 @@ write_file(const char *dir, const char *name, const struct answer *a,
 		return (-1);
 	}
 	if (metrics)
-		out_metrics(fp, &a->summary, a->comps, a->ncomps, a->listeners,
-		    a->nlisteners);
+		out_metrics(fp, a);
 	else
 		out_json(fp, a);
 	if (fclose(fp) == EOF) {
@@ -786,6 +933,7 @@ dump(const char *dir)
 		{ SHOW_COMPONENTS, "components.json" },
 		{ SHOW_COMPONENT, "component.json" },
 		{ SHOW_LISTENERS, "listeners.json" },
+		{ SHOW_UPSTREAMS, "upstreams.json" },
 		{ SHOW_METRICS, "metrics.json" },
 		{ RELOAD, "reload.json" },
 		{ KICK, "kick.json" },
@@ -815,7 +963,7 @@ dump(const char *dir)
 	answer_init(&a, SHOW_METRICS);
 	if (write_file(dir, "metrics.prom", &a, 1) == -1)
 		return (-1);
-	a.ncomps = a.nlisteners = 0;
+	a.ncomps = a.nlisteners = a.nupstreams = 0;
 	return (write_file(dir, "empty.prom", &a, 1));
 }
 
@@ -832,6 +980,9 @@ dump(const char *dir)
  *   aliases-missing	a component announcing 2 aliases, sending 1
  *   alias-orphan	an alias before any component
  *   unterminated	a component whose name has no NUL
+ *   upstream-nul	an upstream whose last error has no NUL
+ *   upstream-state	an upstream in a state there is not, to show
+ *			upstreams; to the rest, what the engine would
  *   bad-end		an end whose message has no NUL
  *   no-summary		a successful end and nothing else
  *   after-end		a summary, the end, and a message after it
@@ -899,7 +1050,7 @@ check_request(struct imsg *imsg, char *name, size_t namelen)
 		want = sizeof(n);
 	else if (type == CTL_LOG_VERBOSE)
 		want = sizeof(v);
-	else if (type < CTL_SHOW_SUMMARY || type > CTL_LOG_VERBOSE) {
+	else if (type < CTL_SHOW_SUMMARY || type > CTL_SHOW_UPSTREAMS) {
 		printf(": bad request: type\n");
 		return (-1);
 	}
@@ -960,6 +1111,11 @@ answer_good(struct imsgbuf *ib, uint32_t type, const char *name)
 			send_msg(ib, CTL_LISTENER, &listeners[i],
 			    sizeof(listeners[i]));
 		break;
+	case CTL_SHOW_UPSTREAMS:
+		for (i = 0; i < 2; i++)
+			send_msg(ib, CTL_UPSTREAM, &upstreams[i],
+			    sizeof(upstreams[i]));
+		break;
 	case CTL_RELOAD:
 		send_end(ib, 0, "reloaded");
 		return;
@@ -976,6 +1132,7 @@ answer(struct imsgbuf *ib, const char *scenario, uint32_t type,
     const char *name)
 {
 	struct ctl_component	 c;
+	struct ctl_upstream	 u;
 	struct ctl_name		 n;
 	struct ctl_line		 l;
 	char			 raw[sizeof(struct ctl_end) + 1];
@@ -1017,6 +1174,20 @@ answer(struct imsgbuf *ib, const char *scenario, uint32_t type,
 		c = comps[1].c;
 		memset(c.name, 'a', sizeof(c.name));
 		send_msg(ib, CTL_COMPONENT, &c, sizeof(c));
+		send_end(ib, 0, "");
+	} else if (strcmp(scenario, "upstream-nul") == 0) {
+		u = upstreams[1];
+		memset(u.last_error, 'e', sizeof(u.last_error));
+		send_msg(ib, CTL_UPSTREAM, &u, sizeof(u));
+		send_end(ib, 0, "");
+	} else if (strcmp(scenario, "upstream-state") == 0) {
+		if (type != CTL_SHOW_UPSTREAMS) {
+			answer_good(ib, type, name);
+			return;
+		}
+		u = upstreams[0];
+		u.state = CTL_UPLINK_UP + 1;
+		send_msg(ib, CTL_UPSTREAM, &u, sizeof(u));
 		send_end(ib, 0, "");
 	} else if (strcmp(scenario, "bad-end") == 0) {
 		memset(raw, 'x', sizeof(raw));
@@ -1112,13 +1283,14 @@ main(int argc, char *argv[])
 	run("show components: aligned table", t_components);
 	run("show component: key: value block", t_component);
 	run("show listeners: aligned table", t_listeners);
+	run("show upstreams: aligned table", t_upstreams);
 	run("text output: names escaped for a terminal", t_text_escape);
 	run("times: ISO 8601, local, with the offset", t_time);
 	run("uptime as days, hours, minutes, seconds", t_duration);
 	run("JSON: any byte escaped, ASCII only", t_json_escape);
 	run("JSON: the members of each document", t_json_shapes);
 	run("metrics: HELP, TYPE, _total, prefix", t_metrics_names);
-	run("metrics: labels escaped, series per component and listener",
+	run("metrics: labels escaped, series per component, listener, uplink",
 	    t_metrics_labels);
 	run("parser: words, prefixes, ambiguity, arguments", t_parser);
 	return (nfailed > 0);

@@ -105,6 +105,17 @@ def test_listeners(d, st):
            'listeners: %r' % ls)
 
 
+def test_upstreams_none(d, st):
+    rc, out, err = ctl(d, 'show', 'upstreams')
+    expect(rc == 0 and not err and out.split() == [
+        'Domain', 'Upstream', 'State', 'Since', 'Reconnects', 'HeldDown',
+        'HeldDownBytes', 'HeldUp', 'HeldUpBytes', 'LastError'],
+        'exit %d: %r %r' % (rc, out, err))
+    rc, doc = ctl_json(d, 'show', 'upstreams')
+    expect(rc == 0 and doc.get('status') == 0 and
+           doc.get('upstreams') == [], 'upstreams: %r' % doc)
+
+
 def test_metrics(d, st):
     rc, out, err = ctl(d, 'show', 'metrics')
     expect(rc == 0, 'exit %d: %s' % (rc, err))
@@ -203,6 +214,9 @@ def test_restricted(d, st):
     r = st['restricted']
     rc, doc = ctl_json(d, 'show', 'summary', sock=r)
     expect(rc == 0 and doc.get('summary'), 'show on restricted: %r' % doc)
+    rc, doc = ctl_json(d, 'show', 'upstreams', sock=r)
+    expect(rc == 0 and doc.get('upstreams') == [],
+           'show upstreams on restricted: %r' % doc)
     for args in (('reload',), ('kick', A), ('log', 'verbose')):
         rc, out, err = ctl(d, *args, sock=r)
         expect(rc == 1 and 'restricted' in err,
@@ -210,19 +224,21 @@ def test_restricted(d, st):
 
 
 def test_malformed(d, st):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(d.ctlpath)
-    # SHOW_SUMMARY with a payload it must not have.
-    s.sendall(struct.pack('=IIII', 100, 16 + 4, 1, 0) + b'junk')
-    s.settimeout(5)
-    data = b''
-    while True:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    expect(data == b'', 'an answer to a malformed request: %r' % data)
+    # SHOW_SUMMARY and SHOW_UPSTREAMS with a payload they must not have.
+    for request in (100, 107):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(d.ctlpath)
+        s.sendall(struct.pack('=IIII', request, 16 + 4, 1, 0) + b'junk')
+        s.settimeout(5)
+        data = b''
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        expect(data == b'', 'an answer to a malformed request %d: %r' % (
+            request, data))
     rc, doc = ctl_json(d, 'show', 'summary')
     expect(rc == 0 and d.alive(), 'after a malformed request: %r' % doc)
 
@@ -263,6 +279,8 @@ def main():
     run(P + 'show components and show component, table and JSON',
         test_components, d, st)
     run(P + 'show listeners', test_listeners, d, st)
+    run(P + 'show upstreams without an upstream: the titles alone, []',
+        test_upstreams_none, d, st)
     run(P + 'show metrics: the counters, and promtool check metrics',
         test_metrics, d, st)
     run(P + 'reload of a broken file: its errors by file and line, exit 1, '

@@ -56,6 +56,9 @@ COMPONENT = ['domain', 'aliases', 'connected', 'peer', 'since',
              'stanzas_in', 'stanzas_out', 'bytes_in', 'bytes_out', 'queued',
              'stalls', 'takeovers', 'bounces', 'streams']
 LISTENER = ['address', 'port', 'accepted', 'paused']
+UPSTREAM = ['domain', 'upstream', 'state', 'since', 'reconnects',
+            'last_error', 'held_down_stanzas', 'held_down_bytes',
+            'held_up_stanzas', 'held_up_bytes']
 HEAD = ['command', 'status', 'message']
 
 def check_summary(s):
@@ -106,6 +109,34 @@ def check_listeners(ls):
                          ('::1', 5348, 20, True)]:
         return 'listeners %r' % ls
 
+def check_upstreams(us):
+    for u in us:
+        if list(u) != UPSTREAM:
+            return 'upstream members %r' % list(u)
+        if u['state'] not in ('waiting', 'connecting', 'handshake', 'up'):
+            return 'state %r' % u['state']
+        if u['since'] is not None and type(u['since']) is not int:
+            return 'since is neither an integer nor null'
+        if u['last_error'] is not None and \
+           not (isinstance(u['last_error'], str) and u['last_error']):
+            return 'last_error is neither a string nor null'
+        for k in UPSTREAM[6:] + ['reconnects']:
+            if type(u[k]) is not int:
+                return '%s is not an integer' % k
+    got = [(u['domain'], u['upstream'], u['state'], u['since'],
+            u['reconnects'], u['last_error'], u['held_down_stanzas'],
+            u['held_down_bytes'], u['held_up_stanzas'], u['held_up_bytes'])
+           for u in us]
+    want = [('irc.example.org', 'xmpp', 'up', 1700000000, 2, None,
+             0, 0, 0, 0),
+            ('xmpp.example.net', 'prosody-2', 'waiting', 1700003600, 5,
+             'connect to 127.0.0.1 port 5347: Connection refused',
+             3, 612, 7, 1400),
+            (TRICKY, 'up.' + TRICKY, 'handshake', None, 0,
+             'said ' + TRICKY, 0, 0, 0, 0)]
+    if got != want:
+        return 'upstreams %r' % got
+
 def check(name, command, extra, checks, domain=False, status=0,
           message='done: ' + TRICKY):
     path = '%s/%s' % (d, name)
@@ -143,10 +174,12 @@ check('component.json', 'show component', ['component'],
       domain=True)
 check('listeners.json', 'show listeners', ['listeners'],
       [('listeners', check_listeners)])
+check('upstreams.json', 'show upstreams', ['upstreams'],
+      [('upstreams', check_upstreams)])
 check('metrics.json', 'show metrics', ['summary', 'components',
-                                       'listeners'],
+                                       'listeners', 'upstreams'],
       [('summary', check_summary), ('components', check_components),
-       ('listeners', check_listeners)])
+       ('listeners', check_listeners), ('upstreams', check_upstreams)])
 check('reload.json', 'reload', ['lines'],
       [('lines', lambda l: l != [
           '/etc/gatewayd/gatewayd.conf:3: syntax error',

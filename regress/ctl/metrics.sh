@@ -4,8 +4,9 @@
 # own, with a parser of the format written here: every series after the
 # HELP and TYPE of its name, each family in one piece, counters ending
 # in _total and nothing else, the gatewayd_ prefix, label values that
-# decode to the names the structs hold, one series a component or a
-# listener, and the names the same as in gatewayctl.8.
+# decode to the names the structs hold, one series a component, a
+# listener or an uplink (two for what an uplink holds, one a direction),
+# and the names the same as in gatewayctl.8.
 . "$(dirname "$0")/../lib.sh"
 cd "$TOP" || exit 1
 O=${OBJ:-obj}
@@ -170,6 +171,41 @@ bad = [n for n in lis
        [('127.0.0.1', '5347'), ('::1', '5348')]]
 result('one series a listener, labelled address and port',
        ', '.join(bad) if lis else 'no listener family')
+UP = [('irc.example.org', 'xmpp'), ('xmpp.example.net', 'prosody-2'),
+      (TRICKY, 'up.' + TRICKY)]
+ups = [n for n in order if n.startswith('gatewayd_upstream_')]
+one = [n for n in ups if n not in ('gatewayd_upstream_held_stanzas',
+                                   'gatewayd_upstream_held_bytes',
+                                   'gatewayd_upstream_state_since_seconds')]
+bad = [n for n in one
+       if sorted((l['component'], l['upstream']) for l, _ in series[n]) !=
+       sorted(UP) or any(len(l) != 2 for l, _ in series[n])]
+result('one series an uplink, labelled component and upstream',
+       ', '.join(bad) if len(one) == 2 else 'families %r' % ups)
+held = {}
+for n in ('gatewayd_upstream_held_stanzas', 'gatewayd_upstream_held_bytes'):
+    for l, v in series.get(n, []):
+        held[(n[18:], l['component'], l['upstream'], l['direction'])] = v
+want = {}
+for (c, u), (ds, db, us, ub) in zip(UP, [(0, 0, 0, 0), (3, 612, 7, 1400),
+                                         (0, 0, 0, 0)]):
+    want.update({('held_stanzas', c, u, 'down'): ds,
+                 ('held_bytes', c, u, 'down'): db,
+                 ('held_stanzas', c, u, 'up'): us,
+                 ('held_bytes', c, u, 'up'): ub})
+result('held stanzas and bytes, one series an uplink and direction',
+       held != want and repr(sorted(set(held.items()) ^
+                                    set(want.items())))[:300])
+up = {(l['component'], l['upstream']): v
+      for l, v in series.get('gatewayd_upstream_up', [])}
+since = {(l['component'], l['upstream']): v for l, v in
+         series.get('gatewayd_upstream_state_since_seconds', [])}
+rec = {(l['component'], l['upstream']): v for l, v in
+       series.get('gatewayd_upstream_reconnects_total', [])}
+result('uplinks: up, since (when there is a time) and reconnects',
+       (up != dict(zip(UP, [1, 0, 0])) or
+        since != dict(zip(UP[:2], [1700000000, 1700003600])) or
+        rec != dict(zip(UP, [2, 5, 0]))) and repr((up, since, rec)))
 b = {l['condition']: v for l, v in series.get('gatewayd_bounces_total', [])}
 result('bounces by condition, the rest as other',
        b != {'jid-malformed': 1, 'remote-server-not-found': 2,
@@ -190,7 +226,7 @@ try:
     problem = eorder != order and 'other families without components'
 except (ValueError, UnicodeDecodeError, IndexError) as e:
     problem = e
-result('no component, no listener: the same families, fewer series',
+result('no component, listener or uplink: the same families, fewer series',
        problem)
 
 try:

@@ -59,6 +59,8 @@ usage_error "missing domain to kick" "kick: missing domain" kick
 usage_error "missing log level" "log: missing argument: verbose or brief" \
     log
 usage_error "extra argument" "reload: too many arguments: now" reload now
+usage_error "extra argument to show upstreams" \
+    "show upstreams: too many arguments: xmpp" show upstreams xmpp
 usage_error "extra domain" "kick: too many arguments: b.example" \
     kick a.example b.example
 usage_error "empty domain" "kick: empty domain" kick ""
@@ -70,8 +72,8 @@ usage_error "-s without a path" "usage:" -s
 # help: the commands, on stdout, exit 0.
 lists_all() {
 	for _c in "show summary" "show components" "show component domain" \
-	    "show listeners" "show metrics" reload "kick domain" \
-	    "log verbose" "log brief" help; do
+	    "show listeners" "show upstreams" "show metrics" reload \
+	    "kick domain" "log verbose" "log brief" help; do
 		grep -q "^	$_c\$" "$1" || return 1
 	done
 }
@@ -84,8 +86,9 @@ else
 fi
 
 # Prefixes that are not ambiguous get as far as the socket.
-for args in "sh su" "s l" "sh met" "re" "k irc.example.org" "lo v" \
-    "log b" "show component irc.example.org" "show components"; do
+for args in "sh su" "s l" "sh u" "show upstreams" "sh met" "re" \
+    "k irc.example.org" "lo v" "log b" "show component irc.example.org" \
+    "show components"; do
 	# shellcheck disable=SC2086
 	"$CTL" -s "$none" $args > "$dir/out" 2> "$dir/err"
 	rc=$?
