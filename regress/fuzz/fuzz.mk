@@ -11,6 +11,8 @@
 #   $(OBJ)/fuzz/imsg_engine_fuzz  the engine's imsg receivers, and the
 #                             engine behind them, over real pipes and sockets
 #   $(OBJ)/fuzz/imsg_authd_fuzz   authd's imsg receivers, its own loop
+#                             (both on regress/fuzz/imsg_fuzz.c: the
+#                             entry points, the pipes, log.c and proc.c)
 
 FUZZ_CC =	clang
 FUZZ_SAN =	-g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all \
@@ -34,15 +36,18 @@ FUZZ_STREAM =	$(or $(STREAM_LAYER),gatewayd/stream.c \
 FUZZ_STREAM_SRCS = regress/fuzz/stream_fuzz.c $(FUZZ_STREAM) $(FUZZ_COMMON)
 # The router's clock (monotime) is the target's own.
 FUZZ_ROUTER_SRCS = regress/fuzz/router_fuzz.c gatewayd/router.c \
-		gatewayd/bounce.c $(filter-out common/util.c,$(FUZZ_COMMON))
+		gatewayd/bounce.c gatewayd/hold.c gatewayd/outq.c \
+		$(filter-out common/util.c,$(FUZZ_COMMON))
 # config.c sends through common/proc.c: the imsg port and the sandbox.
 FUZZ_CONFIG_SRCS = regress/fuzz/config_fuzz.c gatewayd/config.c \
 		$(FUZZ_DAEMON)
-# The imsg targets include these files (the receiver's, proc.c's
-# dispatch, log.c with exit renamed so that a fatal returns to them) for
-# their statics, and link the others as built.
+# The imsg targets include these files for their statics: each the
+# receiver's, and imsg_fuzz.o, which both link, proc.c's dispatch and
+# log.c with exit renamed so that a fatal returns.  They link the others
+# as built.
 FUZZ_IMSG_IN =	common/log.c common/proc.c common/logsum.c \
 		gatewayd/engine.c gatewayd/control.c
+FUZZ_IMSG_SHARED = $(FUZZ_OBJ)/imsg_fuzz.o
 FUZZ_ENGINE_LAYERS = $(filter-out $(FUZZ_IMSG_IN),$(or $(ENGINE_SRCS), \
 		gatewayd/outq.c gatewayd/inbuf.c gatewayd/conn.c \
 		gatewayd/listener.c gatewayd/splice.c gatewayd/stream_text.c \
@@ -82,12 +87,21 @@ $(FUZZ_OBJ)/config_fuzz: $(FUZZ_CONFIG_SRCS) $(FUZZ_OBJ)/parse.o \
 	@mkdir -p $(@D)
 	$(FUZZ_BUILD) -o $@ $(FUZZ_CONFIG_SRCS) $(FUZZ_OBJ)/parse.o $(LDLIBS)
 
-$(FUZZ_OBJ)/imsg_engine_fuzz: $(FUZZ_IMSG_ENGINE_SRCS) $(FUZZ_IMSG_IN) \
-    $(FUZZ_HEADERS)
+$(FUZZ_IMSG_SHARED): regress/fuzz/imsg_fuzz.c regress/fuzz/imsg_fuzz.h \
+    common/log.c common/proc.c $(FUZZ_HEADERS)
 	@mkdir -p $(@D)
-	$(FUZZ_BUILD) -o $@ $(FUZZ_IMSG_ENGINE_SRCS) $(LDLIBS)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_SAN_OBJ) $(WARNINGS) -c -o $@ \
+	    regress/fuzz/imsg_fuzz.c
 
-$(FUZZ_OBJ)/imsg_authd_fuzz: $(FUZZ_IMSG_AUTHD_SRCS) authd/authd.c \
-    $(FUZZ_IMSG_IN) $(FUZZ_HEADERS) $(wildcard authd/*.h)
+$(FUZZ_OBJ)/imsg_engine_fuzz: $(FUZZ_IMSG_ENGINE_SRCS) $(FUZZ_IMSG_SHARED) \
+    $(FUZZ_IMSG_IN) $(FUZZ_HEADERS) regress/fuzz/imsg_fuzz.h
 	@mkdir -p $(@D)
-	$(FUZZ_BUILD) -o $@ $(FUZZ_IMSG_AUTHD_SRCS) $(LDLIBS)
+	$(FUZZ_BUILD) -o $@ $(FUZZ_IMSG_ENGINE_SRCS) $(FUZZ_IMSG_SHARED) \
+	    $(LDLIBS)
+
+$(FUZZ_OBJ)/imsg_authd_fuzz: $(FUZZ_IMSG_AUTHD_SRCS) $(FUZZ_IMSG_SHARED) \
+    authd/authd.c $(FUZZ_IMSG_IN) $(FUZZ_HEADERS) $(wildcard authd/*.h) \
+    regress/fuzz/imsg_fuzz.h
+	@mkdir -p $(@D)
+	$(FUZZ_BUILD) -o $@ $(FUZZ_IMSG_AUTHD_SRCS) $(FUZZ_IMSG_SHARED) \
+	    $(LDLIBS)

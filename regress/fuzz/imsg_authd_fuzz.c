@@ -16,9 +16,10 @@
 
 /*
  * libFuzzer target: authd's imsg receivers (parent_handlers and
- * engine_handlers in authd/authd.c).  authd.c, common/proc.c and log.c
- * are included, for their statics.  Each input runs authd_main itself
- * over two socketpairs, the parent's pipe and the engine's; its poll(2)
+ * engine_handlers in authd/authd.c).  authd.c is included for its
+ * statics (log.c and common/proc.c by imsg_fuzz.c, with what the imsg
+ * targets share).  Each input runs authd_main itself over two
+ * socketpairs, the parent's pipe and the engine's; its poll(2)
  * is ours (fz_poll): each call first reads what authd wrote, then, once
  * authd has written all it queued, writes one record's message into a
  * pipe (composed with imsg_compose), moves authd's clock (monotime and
@@ -50,10 +51,7 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
-#include <dirent.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,45 +61,7 @@
 
 #include "proc.h"
 #include "util.h"
-
-int	LLVMFuzzerInitialize(int *, char ***);
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-/* log.c: every line it makes is seen, its stderr and exit are ours. */
-static int		fz_vsnprintf(char *, size_t, const char *, va_list)
-			    __attribute__((__format__ (printf, 3, 0)));
-static __dead void	fz_log_exit(int);
-#define vsnprintf	fz_vsnprintf
-#define fprintf(f, ...)	((void)0)
-#define exit(x)		fz_log_exit(x)
-#include "../../common/log.c"
-#undef vsnprintf
-#undef fprintf
-#undef exit
-
-/* The descriptors a child finds at exec time: made for each input. */
-static int	fz_parent_fd, fz_peer_fd;
-#undef PROC_PARENT_FD
-#define PROC_PARENT_FD	fz_parent_fd
-#undef PROC_PEER_FD
-#define PROC_PEER_FD	fz_peer_fd
-
-/*
- * What proc.c dispatches, and what authd.c allocated meanwhile: a fatal
- * leaves the message on a stack that is gone, and may come before the
- * handler linked what it allocated.
- */
-static struct imsg	fz_pending;
-static int		fz_pending_set, fz_nallocs;
-static void		*fz_allocs[4];
-
-static int	fz_imsgbuf_get(struct imsgbuf *, struct imsg *);
-static void	fz_imsg_free(struct imsg *);
-#define imsgbuf_get	fz_imsgbuf_get
-#define imsg_free	fz_imsg_free
-#include "../../common/proc.c"
-#undef imsgbuf_get
-#undef imsg_free
+#include "imsg_fuzz.h"
 
 /* SIGINT and SIGTERM stay libFuzzer's; SIGPIPE is ignored already. */
 static void		fz_child_setup(enum gw_proc, const char *,
@@ -130,12 +90,9 @@ static void		*fz_calloc(size_t, size_t);
 #define FZ_OPS		64	/* records acted on, at most */
 #define FZ_IDS		(2 * FZ_OPS)
 #define FZ_SECRETS	FZ_OPS	/* no input sends more */
-#define FZ_PAYLOAD	4096
-#define FZ_ACK		UINT64_MAX	/* a RECONF_ACK is due, not a PONG */
 #define FZ_NAME(b)	fz_names[(b) % nitems(fz_names)]
 
-enum { FZ_RUN, FZ_DONE, FZ_FATAL, FZ_EXIT };
-enum { CH_PARENT, CH_ENGINE, CH_MAX };
+enum { CH_PARENT = FZ_PARENT, CH_ENGINE = FZ_SIBLING, CH_MAX = FZ_PIPES };
 
 union fz_buf {
 	uint8_t			 b[FZ_PAYLOAD];
@@ -150,6 +107,8 @@ union fz_buf {
 	struct gw_auth_result	 res;
 	struct gw_ctl_req	 ctl;
 	struct gw_authd_stats	 st;
+	struct gw_uplink_digest	 ud;
+	struct gw_uplink_answer	 ua;
 };
 
 /* A connection id, as authd should know it. */
@@ -166,20 +125,20 @@ struct fz_conf {
 	uint32_t		 max_unauth;
 	struct gw_secret_conf	 sec[FZ_SECRETS];
 	int			 nsec;
+	struct gw_secret_conf	 upsec[FZ_SECRETS];	/* at the servers */
+	int			 nupsec;
 };
 
 static struct {
-	jmp_buf		 jmp;
-	int		 armed, nops, idle, parent_closed, off[CH_MAX];
-	int		 fd[CH_MAX], theirs[CH_MAX];
-	struct imsgbuf	 ibuf[CH_MAX];
+	int		 nops, idle, parent_closed, off[CH_MAX];
 	int64_t		 now;		/* authd's clock, ms */
 	struct fz_conf	 run, staged;
 	struct fz_conn	 conns[FZ_IDS];
 	int		 nconns;
 	size_t		 nstreams;	/* as authd counts them */
-	uint64_t	 due[3][FZ_OPS];	/* answers in order, per kind */
-	int		 ndue[3], ngot[3];
+	uint64_t	 due[4][FZ_OPS];	/* answers in order, per kind */
+	int		 ndue[4], ngot[4];
+	char		 uphex[FZ_OPS][2 * GW_DIGEST_LEN + 1];	/* due */
 	struct gw_secret_conf sent[FZ_SECRETS];	/* every secret sent */
 	int		 nsent, nhexes;
 	char		 hexes[FZ_OPS][2 * GW_DIGEST_LEN + 1];
@@ -187,33 +146,23 @@ static struct {
 	size_t		 poollen;
 } fz;
 
-enum { DUE_PARENT, DUE_STREAMID, DUE_STATS };	/* fz.due */
-
-static const uint8_t	*in_p;
-static size_t		 in_left;
-static int		 fz_verbose;
-static char		 fz_fatalmsg[1024];
+enum { DUE_PARENT, DUE_STREAMID, DUE_STATS, DUE_UPLINK };	/* fz.due */
 
 static const char *fz_names[] = {
 	"a.example", "b.example", "c.example", "d.example",
 	"A.Example.", "nope.example", "~a.example", "192.0.2.1"
 };
-static const char *fz_peer[CH_MAX] = { "the parent", "the engine" };
 
-static const struct fz_type {
-	int		 chn;
-	uint32_t	 type;
-	size_t		 len;
-} fz_takes[] = {	/* what gatewayd.c's and engine.c's tables take */
-	{ CH_PARENT, IMSG_RECONF_ACK, 0 },
-	{ CH_PARENT, IMSG_PONG, sizeof(struct gw_ping) },
-	{ CH_PARENT, IMSG_LOG, 0 },	/* a gw_log and a line */
-	{ CH_PARENT, IMSG_CTL_RELOAD, sizeof(struct gw_ctl_req) },
-	{ CH_PARENT, IMSG_CTL_VERBOSE, sizeof(struct gw_ctl_verbose) },
+/*
+ * What engine.c's table takes (the parent's is in imsg_fuzz.c), and
+ * fz_gives what authd's take.
+ */
+static const struct fz_type fz_takes[] = {
 	{ CH_ENGINE, IMSG_AUTH_STREAMID, sizeof(struct gw_auth_streamid) },
 	{ CH_ENGINE, IMSG_AUTH_RESULT, sizeof(struct gw_auth_result) },
-	{ CH_ENGINE, IMSG_CTL_AUTHD_STATS, sizeof(struct gw_authd_stats) }
-}, fz_gives[] = {	/* and what authd's take */
+	{ CH_ENGINE, IMSG_CTL_AUTHD_STATS, sizeof(struct gw_authd_stats) },
+	{ CH_ENGINE, IMSG_UPLINK_ANSWER, sizeof(struct gw_uplink_answer) }
+}, fz_gives[] = {
 	{ CH_PARENT, IMSG_RECONF_START, sizeof(struct gw_global) },
 	{ CH_PARENT, IMSG_RECONF_COMPONENT, sizeof(struct gw_component_conf) },
 	{ CH_PARENT, IMSG_RECONF_SECRET, sizeof(struct gw_secret_conf) },
@@ -223,63 +172,18 @@ static const struct fz_type {
 	{ CH_ENGINE, IMSG_AUTH_STREAM, sizeof(struct gw_auth_stream) },
 	{ CH_ENGINE, IMSG_AUTH_HANDSHAKE, sizeof(struct gw_auth_handshake) },
 	{ CH_ENGINE, IMSG_AUTH_FORGET, sizeof(struct gw_auth_forget) },
-	{ CH_ENGINE, IMSG_CTL_AUTHD_STATS, sizeof(struct gw_ctl_req) }
+	{ CH_ENGINE, IMSG_CTL_AUTHD_STATS, sizeof(struct gw_ctl_req) },
+	/* Later additions go last: the corpora mean what they meant. */
+	{ CH_PARENT, IMSG_RECONF_UPSECRET, sizeof(struct gw_secret_conf) },
+	{ CH_ENGINE, IMSG_UPLINK_DIGEST, sizeof(struct gw_uplink_digest) }
 };
-
-static __dead void __attribute__((__format__ (printf, 1, 2)))
-breach(const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "imsg_authd_fuzz: ORACLE: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	fflush(stderr);
-	abort();
-}
-
-static void
-fz_bytes(void *dst, size_t n)
-{
-	size_t	k = n < in_left ? n : in_left;
-
-	memcpy(dst, in_p, k);
-	memset((char *)dst + k, 0, n - k);
-	in_p += k;
-	in_left -= k;
-}
-
-static uint8_t
-fz_byte(void)
-{
-	uint8_t	b;
-
-	fz_bytes(&b, 1);
-	return (b);
-}
-
-static int
-fz_imsgbuf_get(struct imsgbuf *ibuf, struct imsg *imsg)
-{
-	int	n;
-
-	fz_nallocs = 0;
-	if ((n = imsgbuf_get(ibuf, imsg)) == 1) {
-		fz_pending = *imsg;
-		fz_pending_set = 1;
-	}
-	return (n);
-}
 
 static void *
 fz_calloc(size_t n, size_t size)
 {
 	void	*p = calloc(n, size);
 
-	if (p != NULL && fz_pending_set && fz_nallocs < (int)nitems(fz_allocs))
-		fz_allocs[fz_nallocs++] = p;
+	fz_kept(p);
 	return (p);
 }
 
@@ -313,13 +217,6 @@ fz_linked(const void *p)
 	return (0);
 }
 
-static void
-fz_imsg_free(struct imsg *imsg)
-{
-	fz_pending_set = 0;
-	imsg_free(imsg);
-}
-
 static time_t
 fz_monotime(void)
 {
@@ -348,22 +245,12 @@ fz_pool(const void *p, size_t len)
 	fz.poollen += len;
 }
 
-/* What log.c formats: checked, and a fatal's kept. */
-static int
-fz_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
+/* A log line: no secret of ours, no digest we sent, but as other bytes. */
+static void
+fz_line(const char *buf, const char *low)
 {
-	const char	*m;
-	char		 low[1200];
-	size_t		 i;
-	int		 k, ret = vsnprintf(buf, size, fmt, ap);
+	int	k;
 
-	for (i = 0; buf[i] != '\0' && i < sizeof(low) - 1; i++)
-		low[i] = tolower((unsigned char)buf[i]);
-	low[i] = '\0';
-	if (fz_verbose)
-		fprintf(stderr, "%s\n", buf);
-	if ((m = strstr(buf, "fatal in authd: ")) != NULL)
-		strlcpy(fz_fatalmsg, m + 16, sizeof(fz_fatalmsg));
 	for (k = 0; k < fz.nsent; k++)
 		if (fz.sent[k].len >= 6 && memchr(fz.sent[k].secret, '~',
 		    fz.sent[k].len) != NULL && memmem(buf, strlen(buf),
@@ -374,38 +261,24 @@ fz_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 		if (strstr(low, fz.hexes[k]) != NULL &&
 		    !fz_pooled(fz.hexes[k], 2 * GW_DIGEST_LEN))
 			breach("a log line with a digest: %s", buf);
-	return (ret);
 }
 
-/* The fatals on what a sibling sent ("^": at the start of the line). */
+/* A fatal: one on what a sibling sent. */
 static int
-fz_designed(const char *m)
+fz_fatal(int code, const char *m)
 {
-	static const char	*why[] = {
+	static const char *const	why[] = {
 		"^unexpected message ", " from the parent: ",
 		" from the engine: ", "^imsgbuf_read from ",
 		"^imsgbuf_get from ", ": bad string",
 		" outside a reconfiguration", "^RECONF_SECRET: bad secret ",
+		"^RECONF_UPSECRET: bad secret ",
 		"^AUTH_STREAM: connection "
 	};
-	size_t			 i;
 
-	for (i = 0; i < nitems(why); i++)
-		if (why[i][0] == '^' ? strncmp(m, why[i] + 1,
-		    strlen(why[i] + 1)) == 0 : strstr(m, why[i]) != NULL)
-			return (1);
-	return (0);
-}
-
-/* fatal() and fatalx() end here, after their line. */
-static void
-fz_log_exit(int code)
-{
-	if (!fz.armed)
-		breach("fatal outside a run: %s", fz_fatalmsg);
-	if (code != 1 || !fz_designed(fz_fatalmsg))
-		breach("a fatal no broken sibling explains: %s", fz_fatalmsg);
-	longjmp(fz.jmp, FZ_FATAL);
+	if (code != 1 || !fz_designed(m, why, nitems(why)))
+		breach("a fatal no broken sibling explains: %s", m);
+	return (FZ_FATAL);
 }
 
 static void
@@ -418,10 +291,10 @@ fz_child_setup(enum gw_proc role __unused, const char *user __unused,
 static __dead void
 fz_exit(int code)
 {
-	if (!fz.armed || !fz.parent_closed || code != 0)
+	if (!fz_armed || !fz.parent_closed || code != 0)
 		breach("authd exits (%d) unasked", code);
 	running = staged = NULL;
-	longjmp(fz.jmp, FZ_EXIT);
+	longjmp(fz_jmp, FZ_EXIT);
 }
 
 static struct fz_conn *
@@ -479,6 +352,46 @@ fz_digest(const char *sid, const struct gw_secret_conf *s, uint8_t *md)
 		abort();
 }
 
+/*
+ * An uplink's handshake: SHA-1 of the server's id and the first upstream
+ * secret of the domain, in hex; none without one, or for an id empty or
+ * too long to hash.
+ */
+static void
+fz_expect_uplink(const union fz_buf *u)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	uint8_t			 md[EVP_MAX_MD_SIZE], buf[512];
+	unsigned int		 mdlen;
+	char			*out;
+	size_t			 n = strnlen(u->ud.stream_id,
+				    sizeof(u->ud.stream_id));
+	int			 i, k = fz.ndue[DUE_UPLINK];
+
+	if (k == FZ_OPS)
+		return;
+	out = fz.uphex[k];
+	out[0] = '\0';
+	fz_due(DUE_UPLINK, u->ud.conn_id);
+	for (i = 0; i < fz.run.nupsec; i++)
+		if (strcmp(fz.run.upsec[i].domain, u->ud.domain) == 0)
+			break;
+	if (i == fz.run.nupsec || n == 0 || n >= sizeof(u->ud.stream_id))
+		return;
+	memcpy(buf, u->ud.stream_id, n);
+	memcpy(buf + n, fz.run.upsec[i].secret, fz.run.upsec[i].len);
+	if (EVP_Digest(buf, n + fz.run.upsec[i].len, md, &mdlen, EVP_sha1(),
+	    NULL) != 1)
+		abort();
+	for (k = 0; k < GW_DIGEST_LEN; k++) {
+		out[2 * k] = hex[md[k] >> 4];
+		out[2 * k + 1] = hex[md[k] & 15];
+	}
+	out[2 * GW_DIGEST_LEN] = '\0';
+	if (fz.nhexes < FZ_OPS)
+		strlcpy(fz.hexes[fz.nhexes++], out, sizeof(fz.hexes[0]));
+}
+
 /* What authd must do with a message, as the code says it does. */
 static void
 fz_expect(uint32_t type, const union fz_buf *u)
@@ -496,6 +409,13 @@ fz_expect(uint32_t type, const union fz_buf *u)
 	case IMSG_RECONF_SECRET:
 		if (fz.staged.nsec < FZ_SECRETS)
 			fz.staged.sec[fz.staged.nsec++] = u->sec;
+		break;
+	case IMSG_RECONF_UPSECRET:
+		if (fz.staged.nupsec < FZ_SECRETS)
+			fz.staged.upsec[fz.staged.nupsec++] = u->sec;
+		break;
+	case IMSG_UPLINK_DIGEST:
+		fz_expect_uplink(u);
 		break;
 	case IMSG_RECONF_DONE:
 		fz.run = fz.staged;
@@ -552,15 +472,10 @@ fz_send(int chn, uint32_t type, uint32_t peerid, int fd, const void *data,
 	const struct fz_type	*t;
 	const union fz_buf	*u = data;
 
-	if (fz.fd[chn] == -1 || imsg_compose(&fz.ibuf[chn], type, peerid, 0,
-	    fd, data, len) == -1) {
-		if (fd != -1)
-			close(fd);
+	if (fz_compose(chn, type, peerid, fd, data, len) == -1)
 		return;
-	}
-	if (imsgbuf_write(&fz.ibuf[chn]) == -1)
-		breach("a write to authd's pipe: %s", strerror(errno));
-	if (type == IMSG_RECONF_SECRET && len == sizeof(u->sec)) {
+	if ((type == IMSG_RECONF_SECRET || type == IMSG_RECONF_UPSECRET) &&
+	    len == sizeof(u->sec)) {
 		fz_pool(u->sec.domain, strlen(u->sec.domain));
 		if (fz.nsent < FZ_SECRETS && u->sec.len > 0 &&
 		    u->sec.len < GW_SECRET_MAX)
@@ -577,25 +492,17 @@ static int
 fz_make_fd(int kind)
 {
 	struct sockaddr_in	sin;
-	int			p[2];
+	int			fd;
 
-	if (kind == 3) {
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_family = AF_INET;
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if ((p[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC,
-		    0)) == -1 || bind(p[0], (void *)&sin, sizeof(sin)) == -1 ||
-		    listen(p[0], 1) == -1)
-			abort();
-		return (p[0]);
-	}
-	if (kind == 2)
-		return (open("/dev/null", O_RDWR | O_CLOEXEC));
-	if ((kind == 0 ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-	    p) : pipe2(p, O_CLOEXEC)) == -1)
+	if (kind != 3)
+		return (fz_passfd(kind));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    bind(fd, (void *)&sin, sizeof(sin)) == -1 || listen(fd, 1) == -1)
 		abort();
-	close(p[1]);
-	return (p[0]);
+	return (fd);
 }
 
 /*
@@ -612,7 +519,7 @@ op_msg(const struct fz_type *t)
 	struct sockaddr_in	 sin;
 	struct fz_conn		*c;
 	uint8_t			 mode = fz_byte(), b = fz_byte(), v;
-	size_t			 len = t->len, i;
+	size_t			 len = t->len;
 	int			 fd = -1;
 
 	memset(&u, 0, sizeof(u));
@@ -639,7 +546,19 @@ op_msg(const struct fz_type *t)
 	case IMSG_RECONF_COMPONENT:
 		strlcpy(u.cc.name, FZ_NAME(b), sizeof(u.cc.name));
 		break;
+	case IMSG_UPLINK_DIGEST:
+		/* A server's id of ours, none, or one too long to hash. */
+		u.ud.conn_id = fz_pick_id();
+		strlcpy(u.ud.domain, FZ_NAME(b), sizeof(u.ud.domain));
+		v = fz_byte();
+		if ((v & 3) == 3)
+			memset(u.ud.stream_id, 'i', sizeof(u.ud.stream_id) - 1);
+		else if ((v & 3) != 2)
+			snprintf(u.ud.stream_id, sizeof(u.ud.stream_id),
+			    "srv-%u&<'\"%u", v, b);
+		break;
 	case IMSG_RECONF_SECRET:
+	case IMSG_RECONF_UPSECRET:
 		/* '~' marks ours; b >> 6: 1 not ended, 2 too long, 3 none. */
 		strlcpy(u.sec.domain, FZ_NAME(b), sizeof(u.sec.domain));
 		u.sec.len = snprintf(u.sec.secret, sizeof(u.sec.secret),
@@ -686,16 +605,8 @@ op_msg(const struct fz_type *t)
 		u.v.verbose = t->type == IMSG_CTL_VERBOSE ? b % 3 : u.v.verbose;
 		break;
 	}
-	if ((mode & 3) == 2)
-		fz_bytes(u.b, len);
-	else if ((mode & 3) == 3) {
-		b = fz_byte();
-		i = 1 + (b >> 2) % 8;
-		len = (b & 3) == 0 ? (len > i ? len - i : 2048) :
-		    (b & 3) == 1 ? len + i : (len > 0 ? 0 : i);
-	}
-	fz_send(t->chn, t->type, (mode & 0xc0) == 0xc0 ? fz_byte() : 0, fd,
-	    u.b, len);
+	len = fz_shape(mode, u.b, len);
+	fz_send(t->chn, t->type, fz_peerid(mode), fd, u.b, len);
 }
 
 /*
@@ -708,27 +619,23 @@ op_any(int chn, int raw)
 {
 	union fz_buf	u;
 	uint8_t		mode = fz_byte();
-	uint32_t	type = fz_byte();
-	size_t		len;
+	uint32_t	type;
+	size_t		len = fz_any(&type, u.b);
 
-	if (type >= 24)
-		fz_bytes(&type, sizeof(type));
-	len = fz_byte() % 64;
-	fz_bytes(u.b, len);
 	if (!raw)
 		fz_send(chn, type, 0, ((mode >> 2) & 7) >= 4 ?
 		    fz_make_fd(((mode >> 2) & 7) - 4) : -1, u.b, len);
-	else if (fz.fd[chn] != -1) {
-		(void)write(fz.fd[chn], u.b, len);
+	else if (fz_pipes[chn].fd != -1) {
+		(void)write(fz_pipes[chn].fd, u.b, len);
 		fz_pool(u.b, len);
 		fz.off[chn] = fz.off[CH_ENGINE] = 1;
 	}
 }
 
 /*
- * A record: op % 32 0-9 and 16-31 a message (op_msg), 10-11 any type,
- * 12-13 bytes of none, to the parent, the engine; 14 a pipe closed
- * (the next byte), 15 the clock moves.
+ * A record: op % 32 0-9 and 16-29 a message (op_msg), 30-31 one of the
+ * uplink's, 10-11 any type, 12-13 bytes of none, to the parent, the
+ * engine; 14 a pipe closed (the next byte), 15 the clock moves.
  */
 static void
 fz_op(void)
@@ -738,16 +645,15 @@ fz_op(void)
 	    86400000, 0 };
 	uint8_t			 op = fz_byte() % 32, b;
 
-	if (op < 10 || op > 15)
+	if (op >= 30)
+		op_msg(&fz_gives[10 + op - 30]);
+	else if (op < 10 || op > 15)
 		op_msg(&fz_gives[op % 10]);
 	else if (op < 14)
 		op_any(op & 1, op >= 12);
 	else if (op == 15)
 		fz.now += steps[fz_byte() % nitems(steps)];
-	else if (fz.fd[b = fz_byte() & 1] != -1) {
-		close(fz.fd[b]);
-		imsgbuf_clear(&fz.ibuf[b]);
-		fz.fd[b] = -1;
+	else if (fz_pipe_close(b = fz_byte() & 1) == 0) {
 		fz.off[b] = 1;
 		fz.parent_closed |= b == CH_PARENT;
 	}
@@ -764,19 +670,27 @@ fz_answer(int kind, uint64_t what, const char *name)
 		breach("%s unasked or out of order", name);
 }
 
-/* What authd writes, as the tables say. */
+/* What authd wrote, as the tables say. */
 static void
-fz_got(int chn, uint32_t type, const union fz_buf *u)
+fz_got(int chn, uint32_t type, const void *data)
 {
-	struct fz_conn	*c;
-	size_t		 i;
+	const union fz_buf	*u = data;
+	struct fz_conn		*c;
+	size_t			 i;
 
 	if (type == IMSG_PONG || type == IMSG_RECONF_ACK)
 		fz_answer(DUE_PARENT, type == IMSG_PONG ? u->ping.seq :
 		    FZ_ACK, "an answer to the parent");
 	else if (chn == CH_PARENT)
 		return;
-	else if (type == IMSG_CTL_AUTHD_STATS) {
+	else if (type == IMSG_UPLINK_ANSWER) {
+		i = fz.ngot[DUE_UPLINK];
+		fz_answer(DUE_UPLINK, u->ua.conn_id, "UPLINK_ANSWER");
+		if (!fz.off[CH_ENGINE] && i < FZ_OPS &&
+		    strncmp(u->ua.hex, fz.uphex[i], sizeof(u->ua.hex)) != 0)
+			breach("UPLINK_ANSWER: not the digest of the id and "
+			    "the upstream secret");
+	} else if (type == IMSG_CTL_AUTHD_STATS) {
 		fz_answer(DUE_STATS, u->st.ctl_id, "CTL_AUTHD_STATS");
 		if (u->st.throttled > u->st.sources)
 			breach("more sources held down than there are");
@@ -802,52 +716,13 @@ fz_got(int chn, uint32_t type, const union fz_buf *u)
 	}
 }
 
-static void
-fz_read(int chn)
-{
-	struct imsg	imsg;
-	struct pollfd	pfd = { fz.fd[chn], POLLIN, 0 };
-	union fz_buf	u;
-	uint32_t	type;
-	size_t		len, i, hdr = sizeof(struct gw_log);
-	int		n;
-
-	while (fz.fd[chn] != -1 && poll(&pfd, 1, 0) == 1) {
-		if ((n = imsgbuf_read(&fz.ibuf[chn])) == -1)
-			breach("the pipe to %s: %s", fz_peer[chn],
-			    strerror(errno));
-		if (n == 0)
-			return;		/* authd is gone */
-		while ((n = imsgbuf_get(&fz.ibuf[chn], &imsg)) == 1) {
-			type = imsg_get_type(&imsg);
-			len = imsg_get_len(&imsg);
-			for (i = 0; i < nitems(fz_takes) && (fz_takes[i].chn !=
-			    chn || fz_takes[i].type != type); i++)
-				;
-			/* A LOG is one line, as the parent reads it. */
-			if (i == nitems(fz_takes) || imsg_get_fd(&imsg) != -1 ||
-			    (type == IMSG_LOG ? len <= hdr || len > hdr +
-			    GW_LINE_MAX : len != fz_takes[i].len) || (len > 0 &&
-			    imsg_get_data(&imsg, u.b, len) == -1) ||
-			    (type == IMSG_LOG &&
-			    !memchr(u.b + hdr, 0, len - hdr)))
-				breach("message %u of %zu bytes to %s: not as "
-				    "its table says", type, len, fz_peer[chn]);
-			imsg_free(&imsg);
-			fz_got(chn, type, &u);
-		}
-		if (n == -1)
-			breach("a broken message to %s", fz_peer[chn]);
-	}
-}
-
 /* At the end: every question answered, every handshake. */
 static void
 fz_final(void)
 {
 	int	i;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		if (!fz.off[i == DUE_PARENT ? CH_PARENT : CH_ENGINE] &&
 		    fz.ngot[i] < fz.ndue[i])
 			breach("a question unanswered (kind %d)", i);
@@ -870,42 +745,39 @@ fz_poll(struct pollfd *pfd, nfds_t n, int timeout)
 
 	(void)timeout;
 	for (i = 0; i < CH_MAX; i++) {
-		fz_read(i);
-		queued |= fz.fd[i] != -1 && !(i == CH_ENGINE && engine_gone) &&
+		fz_read(i);	/* -1: authd is gone */
+		queued |= fz_pipes[i].fd != -1 &&
+		    !(i == CH_ENGINE && engine_gone) &&
 		    imsgbuf_queuelen(i == CH_PARENT ? &ibuf_parent :
 		    &ibuf_engine) > 0;
 	}
 	if (queued) {
 		if (++fz.idle > 1000)
 			breach("authd writes nothing of what it queued");
-	} else if (in_left > 0 && fz.nops++ < FZ_OPS)
+	} else if (fz_left() > 0 && fz.nops++ < FZ_OPS)
 		fz_op();
 	else if ((ans = TAILQ_FIRST(&answers)) != NULL && !engine_gone)
 		fz.now = ans->due > fz.now ? ans->due : fz.now;
 	else {
 		fz_final();
-		longjmp(fz.jmp, FZ_DONE);
+		longjmp(fz_jmp, FZ_DONE);
 	}
 	if (!queued)
 		fz.idle = 0;
 	return (poll(pfd, n, 0));
 }
 
-/* As a fresh process: its tables freed, pipes gone, statics as at exec. */
+/*
+ * As a fresh process: its tables freed, statics as at exec (and, by
+ * imsg_fuzz.c, what a fatal left, the pipes gone).
+ */
 static void
 fz_teardown(void)
 {
 	struct authd_stream	*st;
 	struct authd_source	*src;
 	struct authd_answer	*ans;
-	int			 i;
 
-	for (i = 0; fz_pending_set && i < fz_nallocs; i++)
-		if (!fz_linked(fz_allocs[i]))
-			free(fz_allocs[i]);
-	if (fz_pending_set)
-		imsg_free(&fz_pending);
-	fz_pending_set = log_in_sink = 0;
 	authd_conf_free(running);
 	authd_conf_free(staged);
 	running = staged = NULL;
@@ -922,74 +794,28 @@ fz_teardown(void)
 		TAILQ_REMOVE(&answers, ans, entry);
 		free(ans);
 	}
-	nstreams = nsources = log_dropped = 0;
+	nstreams = nsources = 0;
 	budget_next = engine_gone = 0;
 	proc_log_detach(&ibuf_parent);
 	imsgbuf_clear(&ibuf_parent);
 	imsgbuf_clear(&ibuf_engine);
-	log_setverbose(0);
-	for (i = 0; i < CH_MAX; i++) {
-		imsgbuf_clear(&fz.ibuf[i]);
-		if (fz.fd[i] != -1)
-			close(fz.fd[i]);
-		close(fz.theirs[i]);
-	}
 }
 
-static int
-fz_fds(void)
+static void
+fz_start(void)
 {
-	DIR	*d;
-	int	 n = 0;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return (-1);
-	while (readdir(d) != NULL)
-		n++;
-	closedir(d);
-	return (n);
-}
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_verbose = getenv("FUZZ_VERBOSE") != NULL;
-	signal(SIGPIPE, SIG_IGN);
-	log_init(1, LOG_DAEMON);
-	log_procinit("authd");
-	return (0);
-}
-
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	int	i, p[2], before = fz_fds();
-
 	memset(&fz, 0, sizeof(fz));
 	fz.now = 1000000000;	/* some days after boot */
-	for (i = 0; i < CH_MAX; i++) {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0, p) == -1 ||
-		    imsgbuf_init(&fz.ibuf[i], p[0]) == -1)
-			abort();
-		imsgbuf_allow_fdpass(&fz.ibuf[i]);
-		fz.fd[i] = p[0];
-		fz.theirs[i] = p[1];
-	}
-	fz_parent_fd = fz.theirs[CH_PARENT];
-	fz_peer_fd = fz.theirs[CH_ENGINE];
-	in_p = data;
-	in_left = size;
-	if (setjmp(fz.jmp) == FZ_RUN) {
-		fz.armed = 1;
-		authd_main(0, 0, "nobody", "/");
-	}
-	fz.armed = 0;
-	fz_teardown();
-	if (before != -1 && fz_fds() != before)
-		breach("%d descriptors open after the input, %d before",
-		    fz_fds(), before);
-	return (0);
 }
+
+static void
+fz_run(void)
+{
+	authd_main(0, 0, "nobody", "/");
+}
+
+const struct fz_target fz_target = {
+	"imsg_authd_fuzz", "authd", "authd", { "the parent", "the engine" },
+	fz_takes, nitems(fz_takes), fz_start, fz_run, fz_teardown, fz_linked,
+	fz_got, fz_line, fz_fatal
+};

@@ -17,14 +17,15 @@
 /*
  * libFuzzer target: the engine's imsg receivers (parent_handlers and
  * authd_handlers in gatewayd/engine.c) and the engine behind them;
- * engine.c, control.c, logsum.c, common/proc.c and log.c are included
- * for their statics.  Each input runs engine_main over socketpairs for
- * the parent's pipe and authd's: we compose on our ends (imsg_compose)
- * and the engine's own read path (libevent, imsgev_event, imsg_dispatch)
- * takes it.  We are the parent, authd and 4 clients (components on TCP
- * to the listeners we passed, gatewayctl on the control sockets), from
- * a timer in the engine's loop (fz_feed): a record (fz_op), then rounds
- * of the loop.  log.c's exit longjmps back; fz_teardown frees it all.
+ * engine.c, control.c and logsum.c are included for their statics (log.c
+ * and common/proc.c by imsg_fuzz.c, with what the imsg targets share).
+ * Each input runs engine_main over socketpairs for the parent's pipe and
+ * authd's: we compose on our ends (imsg_compose) and the engine's own
+ * read path (libevent, imsgev_event, imsg_dispatch) takes it.  We are
+ * the parent, authd and 4 clients (components on TCP to the listeners
+ * we passed, gatewayctl on the control sockets), from a timer in the
+ * engine's loop (fz_feed): a record (fz_op), then rounds of the loop.
+ * log.c's exit longjmps back; fz_teardown frees it all.
  *
  * It aborts ("ORACLE: ") on a fatal no broken sibling explains; an exit
  * before the engine was told to stop; a message that the parent's or
@@ -44,11 +45,8 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
-#include <dirent.h>
 #include <event.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,43 +55,7 @@
 #include "proc.h"
 #include "util.h"
 #include "xml.h"
-
-int	LLVMFuzzerInitialize(int *, char ***);
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-/* log.c: every line it makes is seen, its stderr and exit are ours. */
-static int		fz_vsnprintf(char *, size_t, const char *, va_list)
-			    __attribute__((__format__ (printf, 3, 0)));
-static __dead void	fz_log_exit(int);
-#define vsnprintf	fz_vsnprintf
-#define fprintf(f, ...)	((void)0)
-#define exit(x)		fz_log_exit(x)
-#include "../../common/log.c"
-#undef vsnprintf
-#undef fprintf
-#undef exit
-
-/* The descriptors a child finds at exec time: made for each input. */
-static int	fz_parent_fd, fz_peer_fd;
-#undef PROC_PARENT_FD
-#define PROC_PARENT_FD	fz_parent_fd
-#undef PROC_PEER_FD
-#define PROC_PEER_FD	fz_peer_fd
-
-/* What proc.c dispatches, a descriptor taken: a fatal leaves them. */
-static struct imsg	fz_pending;
-static int		fz_pending_set, fz_taken_fd = -1;
-
-static int	fz_imsgbuf_get(struct imsgbuf *, struct imsg *);
-static int	fz_imsg_get_fd(struct imsg *);
-static void	fz_imsg_free(struct imsg *);
-#define imsgbuf_get	fz_imsgbuf_get
-#define imsg_get_fd	fz_imsg_get_fd
-#define imsg_free	fz_imsg_free
-#include "../../common/proc.c"
-#undef imsgbuf_get
-#undef imsg_get_fd
-#undef imsg_free
+#include "imsg_fuzz.h"
 
 /* SIGINT and SIGTERM stay libFuzzer's; SIGPIPE is ignored already. */
 static void		fz_child_setup(enum gw_proc, const char *,
@@ -123,12 +85,9 @@ static __dead void	fz_exit(int);
 #define FZ_CLIENTS	4
 #define FZ_IDS		(2 * FZ_OPS)
 #define FZ_HEXLEN	(2 * GW_DIGEST_LEN + 1)
-#define FZ_PAYLOAD	4096
-#define FZ_ACK		UINT64_MAX	/* a RECONF_ACK is due, not a PONG */
 #define FZ_NAME(b)	fz_names[(b) % nitems(fz_names)]
 
-enum { FZ_RUN, FZ_DONE, FZ_FATAL, FZ_EXIT };
-enum { CH_PARENT, CH_AUTHD, CH_MAX };
+enum { CH_PARENT = FZ_PARENT, CH_AUTHD = FZ_SIBLING, CH_MAX = FZ_PIPES };
 
 union fz_buf {
 	uint8_t			 b[FZ_PAYLOAD];
@@ -143,6 +102,11 @@ union fz_buf {
 	struct gw_auth_streamid	 sid;
 	struct gw_auth_result	 res;
 	struct gw_authd_stats	 st;
+	struct gw_upstream_conf	 up;
+	struct gw_uplink_req	 ureq;
+	struct gw_uplink_conn	 uc;
+	struct gw_uplink_digest	 ud;
+	struct gw_uplink_answer	 ua;
 };
 
 /* A connection id as the fake authd knows it, or a control one (ctl). */
@@ -161,11 +125,8 @@ struct fz_client {
 };
 
 static struct {
-	jmp_buf		 jmp;
-	int		 armed, finishing, idle, nops;
+	int		 finishing, idle, nops;
 	struct event	 feeder;
-	int		 fd[CH_MAX], theirs[CH_MAX];
-	struct imsgbuf	 ibuf[CH_MAX];
 	struct fz_client cl[FZ_CLIENTS];
 	struct fz_conn	 conns[FZ_IDS];
 	int		 nconns, nlsn, nsun;
@@ -177,32 +138,22 @@ static struct {
 	uint32_t	 sidseq;
 } fz;
 
-static const uint8_t	*in_p;
-static size_t		 in_left;
-static int		 fz_verbose;
-static char		 fz_fatalmsg[1024];
-
 static const char *fz_names[] = {
 	"a.example", "b.example", "alias-a.example", "c.example",
 	"A.Example.", "nope.example", "gw.example", "192.0.2.1"
 };
-static const char *fz_peer[] = { "the parent", "authd" };
 
-static const struct fz_type {
-	int		 chn;
-	uint32_t	 type;
-	size_t		 len;
-} fz_takes[] = {	/* what gatewayd.c's and authd.c's tables take */
-	{ CH_PARENT, IMSG_RECONF_ACK, 0 },
-	{ CH_PARENT, IMSG_PONG, sizeof(struct gw_ping) },
-	{ CH_PARENT, IMSG_LOG, 0 },	/* a gw_log and a line */
-	{ CH_PARENT, IMSG_CTL_RELOAD, sizeof(struct gw_ctl_req) },
-	{ CH_PARENT, IMSG_CTL_VERBOSE, sizeof(struct gw_ctl_verbose) },
+/*
+ * What authd.c's table takes (the parent's is in imsg_fuzz.c), and
+ * fz_gives what the engine's take.
+ */
+static const struct fz_type fz_takes[] = {
 	{ CH_AUTHD, IMSG_AUTH_STREAM, sizeof(struct gw_auth_stream) },
 	{ CH_AUTHD, IMSG_AUTH_HANDSHAKE, sizeof(struct gw_auth_handshake) },
 	{ CH_AUTHD, IMSG_AUTH_FORGET, sizeof(struct gw_auth_forget) },
-	{ CH_AUTHD, IMSG_CTL_AUTHD_STATS, sizeof(struct gw_ctl_req) }
-}, fz_gives[] = {	/* and what the engine's take */
+	{ CH_AUTHD, IMSG_CTL_AUTHD_STATS, sizeof(struct gw_ctl_req) },
+	{ CH_AUTHD, IMSG_UPLINK_DIGEST, sizeof(struct gw_uplink_digest) }
+}, fz_gives[] = {
 	{ CH_PARENT, IMSG_RECONF_START, sizeof(struct gw_global) },
 	{ CH_PARENT, IMSG_RECONF_LISTENER, sizeof(struct gw_listen_conf) },
 	{ CH_PARENT, IMSG_RECONF_COMPONENT, sizeof(struct gw_component_conf) },
@@ -214,7 +165,12 @@ static const struct fz_type {
 	{ CH_PARENT, IMSG_CTL_END, sizeof(struct gw_ctl_end) },
 	{ CH_AUTHD, IMSG_AUTH_STREAMID, sizeof(struct gw_auth_streamid) },
 	{ CH_AUTHD, IMSG_AUTH_RESULT, sizeof(struct gw_auth_result) },
-	{ CH_AUTHD, IMSG_CTL_AUTHD_STATS, sizeof(struct gw_authd_stats) }
+	{ CH_AUTHD, IMSG_CTL_AUTHD_STATS, sizeof(struct gw_authd_stats) },
+	/* Later additions go last: the corpora mean what they meant. */
+	{ CH_PARENT, IMSG_RECONF_UPSTREAM, sizeof(struct gw_upstream_conf) },
+	{ CH_PARENT, IMSG_UPLINK_FD, sizeof(struct gw_uplink_conn) },
+	{ CH_PARENT, IMSG_UPLINK_FAILED, sizeof(struct gw_uplink_conn) },
+	{ CH_AUTHD, IMSG_UPLINK_ANSWER, sizeof(struct gw_uplink_answer) }
 };
 
 static const struct gw_global fz_sane = {
@@ -225,124 +181,38 @@ static const struct gw_global fz_sane = {
 	.flap_max = 3, .flap_window = 20, .flap_holddown = 30
 };
 
-static __dead void __attribute__((__format__ (printf, 1, 2)))
-breach(const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "imsg_engine_fuzz: ORACLE: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	fflush(stderr);
-	abort();
-}
-
+/* A log line, in lower case: no digest a peer sent. */
 static void
-fz_bytes(void *dst, size_t n)
+fz_line(const char *buf __unused, const char *low)
 {
-	size_t	k = n < in_left ? n : in_left;
+	int	k;
 
-	memcpy(dst, in_p, k);
-	memset((char *)dst + k, 0, n - k);
-	in_p += k;
-	in_left -= k;
-}
-
-static uint8_t
-fz_byte(void)
-{
-	uint8_t	b;
-
-	fz_bytes(&b, 1);
-	return (b);
-}
-
-static int
-fz_imsgbuf_get(struct imsgbuf *ibuf, struct imsg *imsg)
-{
-	int	n;
-
-	fz_taken_fd = -1;
-	if ((n = imsgbuf_get(ibuf, imsg)) == 1) {
-		fz_pending = *imsg;
-		fz_pending_set = 1;
-	}
-	return (n);
-}
-
-static int
-fz_imsg_get_fd(struct imsg *imsg)
-{
-	int	fd;
-
-	if ((fd = imsg_get_fd(imsg)) != -1)
-		fz_taken_fd = fd;
-	return (fd);
-}
-
-static void
-fz_imsg_free(struct imsg *imsg)
-{
-	fz_pending_set = 0;
-	fz_taken_fd = -1;
-	imsg_free(imsg);
-}
-
-/* What log.c formats, in lower case: checked, and a fatal's kept. */
-static int
-fz_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
-{
-	const char	*m;
-	char		 line[1200];
-	size_t		 i;
-	int		 k, ret = vsnprintf(buf, size, fmt, ap);
-
-	for (i = 0; buf[i] != '\0' && i < sizeof(line) - 1; i++)
-		line[i] = tolower((unsigned char)buf[i]);
-	line[i] = '\0';
-	if (fz_verbose)
-		fprintf(stderr, "%s\n", line);
-	if ((m = strstr(line, "fatal in engine: ")) != NULL)
-		strlcpy(fz_fatalmsg, m + 17, sizeof(fz_fatalmsg));
 	for (k = 0; k < fz.nhexes; k++)
-		if (strstr(line, fz.hexes[k]) != NULL)
-			breach("a log line with a digest: %s", line);
-	return (ret);
+		if (strstr(low, fz.hexes[k]) != NULL)
+			breach("a log line with a digest: %s", low);
 }
 
-/* The fatals on what a sibling sent ("^": at the start of the line). */
+/* A fatal, in lower case: the loop's end, or what a sibling sent. */
 static int
-fz_designed(const char *m)
+fz_fatal(int code, const char *msg)
 {
-	static const char	*why[] = {
+	static const char *const	why[] = {
 		"^unexpected message ", " from the parent: ", " from authd: ",
 		"^imsgbuf_read from ", "^imsgbuf_get from ", ": bad string",
 		" outside a reconfiguration", "^auth_streamid: bad id",
 		"^alias ", "^name ", "^no socket for listener ",
-		"^reconf_control without a socket", "^control_listen: more "
+		"^reconf_control without a socket", "^control_listen: more ",
+		"^component ", "^reconf_upstream: id 0",
+		"^uplink_fd without a descriptor", "^uplink_answer: bad digest"
 	};
-	size_t			 i;
+	char				m[1024];
 
-	for (i = 0; i < nitems(why); i++)
-		if (why[i][0] == '^' ? strncmp(m, why[i] + 1,
-		    strlen(why[i] + 1)) == 0 : strstr(m, why[i]) != NULL)
-			return (1);
-	return (0);
-}
-
-/* fatal() and fatalx() end here, after their line. */
-static void
-fz_log_exit(int code)
-{
-	if (!fz.armed)
-		breach("fatal outside a run: %s", fz_fatalmsg);
-	if (fz.finishing && strcmp(fz_fatalmsg, "event loop ended") == 0)
-		longjmp(fz.jmp, FZ_DONE);
-	if (code != 1 || !fz_designed(fz_fatalmsg))
-		breach("a fatal no broken sibling explains: %s", fz_fatalmsg);
-	longjmp(fz.jmp, FZ_FATAL);
+	fz_lower(m, msg, sizeof(m));
+	if (fz.finishing && strcmp(m, "event loop ended") == 0)
+		return (FZ_DONE);
+	if (code != 1 || !fz_designed(m, why, nitems(why)))
+		breach("a fatal no broken sibling explains: %s", m);
+	return (FZ_FATAL);
 }
 
 static void	fz_feed(int, short, void *);
@@ -359,9 +229,9 @@ fz_child_setup(enum gw_proc role __unused, const char *user __unused,
 static __dead void
 fz_exit(int code)
 {
-	if (!fz.armed || !shutting_down || code != 0)
+	if (!fz_armed || !shutting_down || code != 0)
 		breach("the engine exits (%d) unasked", code);
-	longjmp(fz.jmp, FZ_EXIT);
+	longjmp(fz_jmp, FZ_EXIT);
 }
 
 /* 0 a TCP listener (at sin), 1 socketpair, 2 pipe, 3 /dev/null, 4 ctl. */
@@ -370,7 +240,7 @@ fz_make_fd(int kind, struct sockaddr_in *sin)
 {
 	struct sockaddr_un	*sun = &fz.sun[fz.nsun];
 	socklen_t		 len = sizeof(*sin);
-	int			 p[2];
+	int			 fd;
 
 	if ((kind == 0 && fz.nlsn == nitems(fz.lsn)) ||
 	    (kind == 4 && fz.nsun == CONTROL_SOCK_MAX))
@@ -382,26 +252,20 @@ fz_make_fd(int kind, struct sockaddr_in *sin)
 		sun->sun_family = AF_UNIX;
 		snprintf(sun->sun_path + 1, sizeof(sun->sun_path) - 1,
 		    "gw-fuzz-%d-%d", (int)getpid(), fz.nsun);
-		if ((p[0] = socket(kind ? AF_UNIX : AF_INET, SOCK_STREAM |
+		if ((fd = socket(kind ? AF_UNIX : AF_INET, SOCK_STREAM |
 		    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1 || (kind ?
-		    bind(p[0], (void *)sun, sizeof(*sun)) : bind(p[0],
+		    bind(fd, (void *)sun, sizeof(*sun)) : bind(fd,
 		    (void *)sin, sizeof(*sin))) == -1 ||
-		    listen(p[0], 128) == -1 ||
-		    getsockname(p[0], (void *)sin, &len) == -1)
+		    listen(fd, 128) == -1 ||
+		    getsockname(fd, (void *)sin, &len) == -1)
 			abort();
 		if (kind == 0)
 			fz.lsn[fz.nlsn++] = *sin;
 		else
 			fz.nsun++;
-		return (p[0]);
+		return (fd);
 	}
-	if (kind == 3)
-		return (open("/dev/null", O_RDWR | O_CLOEXEC));
-	if ((kind == 1 ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-	    p) : pipe2(p, O_CLOEXEC)) == -1)
-		abort();
-	close(p[1]);
-	return (p[0]);
+	return (fz_passfd(kind - 1));
 }
 
 static struct fz_conn *
@@ -446,14 +310,6 @@ fz_pick_id(int ctl)
 	return (max + 1 + (s >> 2));
 }
 
-static void
-fz_flush(int chn)
-{
-	if (fz.fd[chn] != -1 && imsgbuf_queuelen(&fz.ibuf[chn]) > 0 &&
-	    imsgbuf_write(&fz.ibuf[chn]) == -1)
-		breach("a write to the engine's pipe: %s", strerror(errno));
-}
-
 /* A message to the engine, and what it means for the oracles. */
 static void
 fz_send(int chn, uint32_t type, uint32_t peerid, int fd, const void *data,
@@ -461,13 +317,8 @@ fz_send(int chn, uint32_t type, uint32_t peerid, int fd, const void *data,
 {
 	const union fz_buf	*u = data;
 
-	if (fz.fd[chn] == -1 || imsg_compose(&fz.ibuf[chn], type, peerid, 0,
-	    fd, data, len) == -1) {
-		if (fd != -1)
-			close(fd);
+	if (fz_compose(chn, type, peerid, fd, data, len) == -1)
 		return;
-	}
-	fz_flush(chn);
 	/* A descriptor: fatal from the parent; authd's pipe drops it. */
 	if (fd != -1 && chn == CH_PARENT)
 		return;
@@ -498,7 +349,8 @@ op_msg(const struct fz_type *t)
 	uint8_t			mode = fz_byte(), b = fz_byte(), r[16];
 	int			sel = (mode >> 2) & 7, fd = -1;
 	int			takes = t->type == IMSG_RECONF_LISTENER ||
-				    t->type == IMSG_RECONF_CONTROL;
+				    t->type == IMSG_RECONF_CONTROL ||
+				    t->type == IMSG_UPLINK_FD;
 	size_t			len = t->len, i;
 
 	memset(&u, 0, sizeof(u));
@@ -510,7 +362,8 @@ op_msg(const struct fz_type *t)
 	if (sel > 4 || (sel == 4 && !takes))
 		fd = fz_make_fd(sel - 4, &sin);
 	else if (sel < 4 && takes)
-		fd = fz_make_fd(t->type == IMSG_RECONF_CONTROL ? 4 : 0, &sin);
+		fd = fz_make_fd(t->type == IMSG_RECONF_CONTROL ? 4 :
+		    t->type == IMSG_UPLINK_FD ? 1 : 0, &sin);
 	switch (t->type) {
 	case IMSG_RECONF_START:
 		u.g = fz_sane;
@@ -533,6 +386,36 @@ op_msg(const struct fz_type *t)
 		u.cc.flags = (b & 1) ? GW_COMP_DEFAULT_ROUTE : 0;
 		u.cc.conflict = (b >> 1) % 3;
 		u.cc.max_stanza = (b & 8) ? 100 << ((b >> 4) % 8) : 0;
+		u.cc.upstream_id = (b & 0x80) ? 1 + ((b >> 4) & 1) : 0;
+		break;
+	case IMSG_RECONF_UPSTREAM:
+		strlcpy(u.up.name, FZ_NAME(b), sizeof(u.up.name));
+		u.up.id = (b >> 3) % 3;
+		u.up.grace = (b >> 5) % 3;
+		u.up.grace_size = (b & 1) ? 4096 : 1 << 20;
+		u.up.addr_hash = b >> 6;
+		break;
+	case IMSG_UPLINK_FD:
+	case IMSG_UPLINK_FAILED:
+		strlcpy(u.uc.domain, FZ_NAME(b), sizeof(u.uc.domain));
+		u.uc.seq = b >> 5;
+		memcpy(&u.uc.peer, &sin, sizeof(sin));
+		strlcpy(u.uc.error, "connect to it: refused",
+		    sizeof(u.uc.error));
+		break;
+	case IMSG_UPLINK_ANSWER:
+		/* A digest as authd makes them, none, or not hex. */
+		u.ua.conn_id = fz_pick_id(0);
+		for (i = 0; i < sizeof(r); i++)
+			r[i] = (uint8_t)(b * 37 + i);
+		hex_encode(r, sizeof(r), u.ua.hex);
+		memcpy(u.ua.hex + 2 * sizeof(r), u.ua.hex, 8);
+		if (b & 2)
+			u.ua.hex[0] = '\0';
+		if ((b & 0x30) == 0x30)
+			u.ua.hex[5] = 'G';
+		if (u.ua.hex[0] != '\0' && fz.nhexes < (int)nitems(fz.hexes))
+			strlcpy(fz.hexes[fz.nhexes++], u.ua.hex, FZ_HEXLEN);
 		break;
 	case IMSG_RECONF_ALIAS:
 		strlcpy(u.ac.name, FZ_NAME(b), sizeof(u.ac.name));
@@ -571,16 +454,8 @@ op_msg(const struct fz_type *t)
 		u.b[1] = fz_byte();
 		break;
 	}
-	if ((mode & 3) == 2)
-		fz_bytes(u.b, len);
-	else if ((mode & 3) == 3) {
-		b = fz_byte();
-		i = 1 + (b >> 2) % 8;
-		len = (b & 3) == 0 ? (len > i ? len - i : 2048) :
-		    (b & 3) == 1 ? len + i : (len > 0 ? 0 : i);
-	}
-	fz_send(t->chn, t->type, (mode & 0xc0) == 0xc0 ? fz_byte() : 0, fd,
-	    u.b, len);
+	len = fz_shape(mode, u.b, len);
+	fz_send(t->chn, t->type, fz_peerid(mode), fd, u.b, len);
 }
 
 /* Any type, any size, on either pipe; or bytes of no message. */
@@ -590,20 +465,16 @@ op_any(int chn, int raw)
 	union fz_buf		u;
 	struct sockaddr_in	sin;
 	uint8_t			mode = fz_byte();
-	uint32_t		type = fz_byte();
-	size_t			len;
+	uint32_t		type;
+	size_t			len = fz_any(&type, u.b);
 
-	if (type >= 24)
-		fz_bytes(&type, sizeof(type));
-	len = fz_byte() % 64;
-	fz_bytes(u.b, len);
 	if (!raw)
 		fz_send(chn, type, 0, ((mode >> 2) & 7) >= 4 ?
 		    fz_make_fd(((mode >> 2) & 7) - 4, &sin) : -1, u.b, len);
-	else if (fz.fd[chn] != -1) {
+	else if (fz_pipes[chn].fd != -1) {
 		fz_flush(chn);
 		/* What follows may read as anything: the mirror is off. */
-		(void)write(fz.fd[chn], u.b, len);
+		(void)write(fz_pipes[chn].fd, u.b, len);
 		fz.off[chn] = 1;
 	}
 }
@@ -695,9 +566,10 @@ op_client(struct fz_client *cl, int what)
 }
 
 /*
- * A record: op % 32 0-11 and 21-31 a message (op_msg), 12-13 any type,
- * 14-15 bytes of none, to the parent, authd; 16 a pipe closed, 17 the
- * tick; a client's (the next byte) 18 connect, 19 bytes, 20 close.
+ * A record: op % 32 0-11 and 21-27 a message (op_msg), 28-31 one of the
+ * uplink's, 12-13 any type, 14-15 bytes of none, to the parent, authd;
+ * 16 a pipe closed, 17 the tick; a client's (the next byte) 18 connect,
+ * 19 bytes, 20 close.
  */
 static void
 fz_op(void)
@@ -705,16 +577,15 @@ fz_op(void)
 	struct fz_client	*cl;
 	uint8_t			 op = fz_byte() % 32, b;
 
-	if (op < 12 || op > 20)
+	if (op >= 28)
+		op_msg(&fz_gives[12 + op - 28]);
+	else if (op < 12 || op > 20)
 		op_msg(&fz_gives[op % 12]);
 	else if (op < 16)
 		op_any(op & 1, op >= 14);
 	else if (op == 16) {
 		b = fz_byte() & 1;
-		if (fz.fd[b] != -1)
-			close(fz.fd[b]);
-		imsgbuf_clear(&fz.ibuf[b]);
-		fz.fd[b] = -1;
+		fz_pipe_close(b);
 		fz.off[CH_PARENT] |= b == CH_PARENT;
 	} else if (op == 17)
 		engine_tick(-1, 0, NULL);
@@ -764,50 +635,48 @@ fz_got_auth(uint32_t type, const union fz_buf *u)
 		    "before its stream id");
 }
 
-/* What the engine writes to us, as the tables say. */
+/* What the engine wrote to the parent or authd, as the tables say. */
 static void
-fz_read(int chn, int fd, struct imsgbuf *ibuf)
+fz_got(int chn, uint32_t type, const void *data)
 {
-	struct imsg	imsg;
-	struct pollfd	pfd = { fd, POLLIN, 0 };
-	union fz_buf	u;
-	uint32_t	type;
-	size_t		len, i, hdr = sizeof(struct gw_log);
-	int		n;
+	const union fz_buf	*u = data;
 
-	while (fd != -1 && poll(&pfd, 1, 0) == 1) {
-		if ((n = imsgbuf_read(ibuf)) != 1)
-			breach("the pipe to %s: %s", fz_peer[chn],
-			    n == 0 ? "closed" : strerror(errno));
-		while ((n = imsgbuf_get(ibuf, &imsg)) == 1) {
-			type = imsg_get_type(&imsg);
-			len = imsg_get_len(&imsg);
-			for (i = 0; i < nitems(fz_takes) && (fz_takes[i].chn !=
-			    chn || fz_takes[i].type != type); i++)
-				;
-			/* A LOG is one line, as the parent reads it. */
-			if (i == nitems(fz_takes) || imsg_get_fd(&imsg) != -1 ||
-			    (type == IMSG_LOG ? len <= hdr || len > hdr +
-			    GW_LINE_MAX : len != fz_takes[i].len) || (len > 0 &&
-			    imsg_get_data(&imsg, u.b, len) == -1) ||
-			    (type == IMSG_LOG &&
-			    !memchr(u.b + hdr, 0, len - hdr)))
-				breach("message %u of %zu bytes to %s: not as "
-				    "its table says", type, len, fz_peer[chn]);
-			imsg_free(&imsg);
-			if (chn == CH_AUTHD || type == IMSG_CTL_RELOAD)
-				fz_got_auth(chn == CH_AUTHD ? type :
-				    IMSG_CTL_AUTHD_STATS, &u);
-			else if (chn == CH_PARENT && type != IMSG_LOG &&
-			    type != IMSG_CTL_VERBOSE && !fz.off[CH_PARENT] &&
-			    (fz.nreplied == fz.nreplies || (type == IMSG_PONG ?
-			    u.ping.seq : FZ_ACK) != fz.replies[fz.nreplied++]))
-				breach("an answer to the parent unasked or out "
-				    "of order (%u)", type);
-		}
-		if (n == -1)
-			breach("a broken message to %s", fz_peer[chn]);
+	if (chn == CH_AUTHD && type == IMSG_UPLINK_DIGEST) {
+		if (!memchr(u->ud.domain, '\0', sizeof(u->ud.domain)) ||
+		    !memchr(u->ud.stream_id, '\0', sizeof(u->ud.stream_id)))
+			breach("UPLINK_DIGEST with a string unended");
+	} else if (chn == CH_PARENT && type == IMSG_UPLINK_CONNECT) {
+		if (!memchr(u->ureq.domain, '\0', sizeof(u->ureq.domain)) ||
+		    u->ureq.upstream_id == 0)
+			breach("UPLINK_CONNECT for no uplink");
+	} else if (chn == CH_AUTHD || type == IMSG_CTL_RELOAD)
+		fz_got_auth(chn == CH_AUTHD ? type : IMSG_CTL_AUTHD_STATS, u);
+	else if (chn == CH_PARENT && type != IMSG_LOG &&
+	    type != IMSG_CTL_VERBOSE && !fz.off[CH_PARENT] &&
+	    (fz.nreplied == fz.nreplies || (type == IMSG_PONG ?
+	    u->ping.seq : FZ_ACK) != fz.replies[fz.nreplied++]))
+		breach("an answer to the parent unasked or out of order (%u)",
+		    type);
+}
+
+/*
+ * The engine's connection for a client, when the fake authd has not yet
+ * read the engine's AUTH_STREAM for it (a result may have been sent for
+ * an id picked from the engine's own): NULL when it is gone too.
+ */
+static struct fz_conn *
+fz_client_conn(struct fz_client *cl)
+{
+	const struct sockaddr_in	*sin;
+	struct conn			*c;
+
+	for (c = conn_first(); cl->conn == NULL && c != NULL;
+	    c = conn_next(c)) {
+		sin = (const struct sockaddr_in *)conn_peer(c);
+		if (sin->sin_family == AF_INET && sin->sin_port == cl->port)
+			cl->conn = fz_conn_get(conn_id(c), 0);
 	}
+	return (cl->conn);
 }
 
 /* <handshake/> to a component once authd approved it, not before. */
@@ -822,8 +691,8 @@ fz_read_client(struct fz_client *cl)
 	while (!cl->ctl && cl->fd != -1 &&
 	    (n = read(cl->fd, buf + keep, 4096)) > 0) {
 		if (memmem(buf, keep + n, "<handshake/>", 12) != NULL &&
-		    !fz.off[CH_AUTHD] && (cl->conn == NULL ||
-		    !cl->conn->approved))
+		    !fz.off[CH_AUTHD] && fz_client_conn(cl) != NULL &&
+		    !cl->conn->approved)
 			breach("<handshake/> to a component authd did not "
 			    "approve");
 		memcpy(cl->last, buf + n, keep);
@@ -840,13 +709,14 @@ fz_feed(int fd __unused, short event __unused, void *arg __unused)
 
 	for (i = 0; i < CH_MAX; i++) {
 		fz_flush(i);
-		fz_read(i, fz.fd[i], &fz.ibuf[i]);
+		if (fz_read(i) == -1)
+			breach("the pipe to %s: closed", fz_target.peer[i]);
 	}
 	for (i = 0; i < FZ_CLIENTS; i++)
 		fz_read_client(&fz.cl[i]);
 	if (fz.idle > 0)
 		fz.idle--;
-	else if (in_left > 0 && fz.nops++ < FZ_OPS) {
+	else if (fz_left() > 0 && fz.nops++ < FZ_OPS) {
 		fz_op();
 		fz.idle = FZ_SETTLE;
 	} else if (!fz.finishing) {
@@ -864,7 +734,8 @@ fz_feed(int fd __unused, short event __unused, void *arg __unused)
 
 /*
  * As a fresh process: connections closed, an empty configuration, the
- * statics of the files included as at exec, pipes and event base gone.
+ * statics of the files included as at exec, the event base gone (and,
+ * by imsg_fuzz.c, the pipes).
  * Ids and counters of the layers built apart (conn.c) go on counting.
  */
 static void
@@ -880,13 +751,7 @@ fz_teardown(void)
 	size_t				 i;
 	int				 n = 0;
 
-	if (fz_pending_set)
-		imsg_free(&fz_pending);
-	if (fz_taken_fd != -1)
-		close(fz_taken_fd);
-	fz_pending_set = 0;
-	fz_taken_fd = -1;
-	shutting_down = log_in_sink = 0;
+	shutting_down = 0;
 	while ((c = conn_first()) != NULL) {
 		if (n++ > 1000)
 			breach("a connection that does not close");
@@ -923,117 +788,31 @@ fz_teardown(void)
 	memset(socks, 0, sizeof(socks));
 	global = staged_global = g0;
 	staging = authd_gone = parent_waits = 0;
-	log_dropped = nsocks = nsums = 0;
+	nsocks = nsums = 0;
 	conn_set_limits(&l0);
 	conn_set_fd_limit(1024, 16);
-	log_setverbose(0);
-	for (i = 0; i < CH_MAX; i++) {
-		imsgbuf_clear(&fz.ibuf[i]);
-		if (fz.fd[i] != -1)
-			close(fz.fd[i]);
-		close(fz.theirs[i]);
-	}
 	for (i = 0; i < FZ_CLIENTS; i++)
 		fz_client_close(&fz.cl[i]);
 }
 
-static int
-fz_fds(void)
-{
-	DIR	*d;
-	int	 n = 0;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return (-1);
-	while (readdir(d) != NULL)
-		n++;
-	closedir(d);
-	return (n);
-}
-
-/* A socket's two ends, for a descriptor the input left open. */
 static void
-fz_fd_ends(int fd)
+fz_start(void)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-	char			 addr[NI_MAXHOST + 16];
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		return;
-	fprintf(stderr, " %s", sockaddr_print(&ss, addr, sizeof(addr)));
-	len = sizeof(ss);
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
-		fprintf(stderr, " to %s", sockaddr_print(&ss, addr,
-		    sizeof(addr)));
-}
-
-static void
-fz_fds_show(void)
-{
-	DIR		*d;
-	struct dirent	*de;
-	char		 path[64], to[256];
-	ssize_t		 len;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
-		if ((len = readlink(path, to, sizeof(to) - 1)) == -1)
-			continue;
-		to[len] = '\0';
-		fprintf(stderr, "fd %s: %s", de->d_name, to);
-		if (strncmp(to, "socket:", 7) == 0)
-			fz_fd_ends(atoi(de->d_name));
-		fprintf(stderr, "\n");
-	}
-	closedir(d);
-}
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_verbose = getenv("FUZZ_VERBOSE") != NULL;
-	signal(SIGPIPE, SIG_IGN);
-	log_init(1, LOG_DAEMON);
-	log_procinit("engine");
-	return (0);
-}
-
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	int	i, p[2], before = fz_fds();
+	int	i;
 
 	memset(&fz, 0, sizeof(fz));
 	for (i = 0; i < FZ_CLIENTS; i++)
 		fz.cl[i].fd = -1;
-	for (i = 0; i < CH_MAX; i++) {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0, p) == -1 ||
-		    imsgbuf_init(&fz.ibuf[i], p[0]) == -1)
-			abort();
-		imsgbuf_allow_fdpass(&fz.ibuf[i]);
-		fz.fd[i] = p[0];
-		fz.theirs[i] = p[1];
-	}
-	fz_parent_fd = fz.theirs[CH_PARENT];
-	fz_peer_fd = fz.theirs[CH_AUTHD];
-	in_p = data;
-	in_left = size;
-	if (setjmp(fz.jmp) == FZ_RUN) {
-		fz.armed = 1;
-		engine_main(0, 0, "nobody", "/");
-	}
-	fz.armed = 0;
-	fz_teardown();
-	if (before != -1 && fz_fds() != before) {
-		fz_fds_show();
-		breach("%d descriptors open after the input, %d before",
-		    fz_fds(), before);
-	}
-	return (0);
 }
+
+static void
+fz_run(void)
+{
+	engine_main(0, 0, "nobody", "/");
+}
+
+const struct fz_target fz_target = {
+	"imsg_engine_fuzz", "the engine", "engine", { "the parent", "authd" },
+	fz_takes, nitems(fz_takes), fz_start, fz_run, fz_teardown, NULL,
+	fz_got, fz_line, fz_fatal
+};
