@@ -89,8 +89,8 @@ CTL_SRCS =	gatewayctl/gatewayctl.c gatewayctl/parser.c gatewayctl/output.c \
 CTL_OBJS =	$(CTL_SRCS:%.c=$(OBJ)/%.o) $(IMSG_SRCS:%.c=$(OBJ)/%.o)
 CTL_HEADERS =	$(wildcard gatewayctl/*.h)
 
-.PHONY: all install clean run check bench fuzz stress deps deps-test \
-	regress regress-progs sanitize
+.PHONY: all install clean run check bench bench-compare fuzz stress deps \
+	deps-test regress regress-progs sanitize
 
 # The tests run twice: with the normal build and with this one.
 SANITIZE =	-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -302,9 +302,24 @@ bench: deps
 	@$(MAKE) --no-print-directory regress-progs
 	@OBJ=$(OBJ) sh regress/bench/bench
 
+# The same load through this tree's gatewayd and BASE's, in turns.
+bench-compare: deps
+	@$(MAKE) --no-print-directory regress-progs
+	@OBJ=$(OBJ) BASE=$(BASE) sh regress/bench/compare
+
 # The stress scenarios of regress/stress at full size (under 15 minutes);
-# make check runs a short version.
-stress: deps-test
+# make check runs a short version.  Besides the tests' packages, make
+# stress's own: ejabberd (with Erlang, about 100 MB) for the uplink
+# against ejabberd (regress/uplink/uplink_ejabberd_test.py), which says
+# skip if it could not be installed: a failure here does not stop make.
+STRESS_DEBS =	ejabberd
+
+deps-stress: deps-test
+	-@sh regress/deps.sh $(STRESS_DEBS)
+
+.PHONY: deps-stress
+
+stress: deps-test deps-stress
 	@$(MAKE) --no-print-directory regress-progs
 	@OBJ=$(OBJ) sh regress/stress/stress.sh full
 

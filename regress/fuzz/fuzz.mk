@@ -46,7 +46,8 @@ FUZZ_CONFIG_SRCS = regress/fuzz/config_fuzz.c gatewayd/config.c \
 # log.c with exit renamed so that a fatal returns.  They link the others
 # as built.
 FUZZ_IMSG_IN =	common/log.c common/proc.c common/logsum.c \
-		gatewayd/engine.c gatewayd/control.c
+		gatewayd/engine.c gatewayd/engine_auth.c \
+		gatewayd/engine_uplink.c gatewayd/uplink.c gatewayd/control.c
 FUZZ_IMSG_SHARED = $(FUZZ_OBJ)/imsg_fuzz.o
 FUZZ_ENGINE_LAYERS = $(filter-out $(FUZZ_IMSG_IN),$(or $(ENGINE_SRCS), \
 		gatewayd/outq.c gatewayd/inbuf.c gatewayd/conn.c \

@@ -66,6 +66,9 @@ static __dead void	fz_exit(int);
 #define signal(s, h)		((void)0)
 #define imsg_get_fd		fz_imsg_get_fd
 #include "../../gatewayd/engine.c"
+#include "../../gatewayd/engine_auth.c"
+#include "../../gatewayd/engine_uplink.c"
+#include "../../gatewayd/uplink.c"
 #undef proc_child_setup
 #undef exit
 #undef signal
@@ -777,6 +780,10 @@ fz_teardown(void)
 	for (i = 0; i < nitems(evs); i++)
 		if (event_initialized(evs[i]))
 			evtimer_del(evs[i]);
+	/* uplink.c's, as at exec: its timers go before the event base. */
+	uplinks_free(&running);
+	uplink_stage_begin();
+	stopping = 0;
 	proc_log_detach(&iev_parent.ibuf);
 	imsgev_clear(&iev_parent);
 	imsgev_clear(&iev_authd);

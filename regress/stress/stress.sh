@@ -9,6 +9,8 @@
 #   fdexhaust   more connections than the open-files limit (20,000)
 #   idle        10,000 authenticated idle components: PSS per component
 #   order       1,000,000 stanzas between 4 pairs, order kept
+#   uplink_ejabberd  the uplink end to end against Debian's ejabberd
+#               (regress/uplink; full only: make stress installs it)
 # Without arguments (make check, once per build: OBJ=obj and obj/asan)
 # the short version, under a minute; "full" (make stress) the full one.
 # Under ASan memory figures are printed, not checked.
@@ -31,7 +33,9 @@ failed=0
 t0=$(date +%s)
 out=$(mktemp /tmp/gw-stress.XXXXXX)
 trap 'rm -f "$out" "$out.rc"' EXIT
-for t in slowloris bigstanza garbage resets fdexhaust idle order; do
+tests="slowloris bigstanza garbage resets fdexhaust idle order"
+[ "$mode" = full ] && tests="$tests ../uplink/uplink_ejabberd"
+for t in $tests; do
 	t1=$(date +%s)
 	{
 		/usr/bin/python3 "$TOP/regress/stress/${t}_test.py" "$mode"
@@ -41,9 +45,9 @@ for t in slowloris bigstanza garbage resets fdexhaust idle order; do
 	if [ "$rc" -ne 0 ]; then
 		failed=$((failed + 1))
 		grep -q '^not ok - ' "$out" ||
-		    echo "not ok - stress: $t exited with status $rc"
+		    echo "not ok - stress: ${t##*/} exited with status $rc"
 	fi
-	echo "# stress: $t: $(($(date +%s) - t1)) s"
+	echo "# stress: ${t##*/}: $(($(date +%s) - t1)) s"
 done
 echo "# stress ($mode, $OBJ): $(($(date +%s) - t0)) s in all"
 [ "$failed" -eq 0 ]

@@ -7,6 +7,11 @@ go through both ways; the component restarts within the grace while the
 user sends and nothing is lost or bounced; gone past the grace, the user
 gets an error; Prosody restarts and the uplink comes back by itself; a
 wrong upstream secret is logged and retried, nothing else disturbed.
+
+The scenarios take the server as an argument: uplink_ejabberd_test.py
+(make stress) runs the same ones against ejabberd (ejabberdlib), through
+scenarios(); the server's name in their names and messages is its
+label, Prosody's by default.
 """
 
 import logging
@@ -45,6 +50,11 @@ def gatewayd(srv, name, grace=GRACE):
     return d.start()
 
 
+def server_name(srv):
+    """How the messages name srv: its label (ejabberdlib's has one)."""
+    return getattr(srv, 'label', 'Prosody')
+
+
 def local(d, domain=IRC, **kw):
     """A component behind gatewayd, on its port."""
     secret = dict(d.secrets)[domain]
@@ -52,8 +62,8 @@ def local(d, domain=IRC, **kw):
 
 
 def t_uplink_up(srv, d, peers):
-    expect(srv.wait_component(IRC), 'Prosody never saw %s authenticate'
-           % IRC)
+    expect(srv.wait_component(IRC), '%s never saw %s authenticate'
+           % (server_name(srv), IRC))
     expect(d.wait_log('uplink of %s: up' % IRC), 'gatewayd did not log it')
     peers['comp'] = local(d)
     peers['user'] = srv.client('alice')
@@ -74,7 +84,8 @@ def t_messages(srv, d, peers):
     expect([g.id for g in back] == ids, 'echoes %r' % [g.id for g in back])
     expect(all(g.body == 'hi %d <&>' % i for i, g in enumerate(back)),
            'bodies changed')
-    expect(srv.bounce_count(IRC, mark) == 0, 'Prosody bounced some')
+    expect(srv.bounce_count(IRC, mark) == 0, '%s bounced some' %
+           server_name(srv))
 
 
 def t_iq(srv, d, peers):
@@ -104,10 +115,10 @@ def t_restart_within_grace(srv, d, peers):
                        what='echoes')
     expect([g.id for g in back] == ids and
            not any(g.is_error() for g in back), 'user got %r' % back)
-    expect(srv.bounce_count(since=mark) == 0, 'Prosody bounced: %r' %
-           srv.bounces(since=mark))
+    expect(srv.bounce_count(since=mark) == 0, '%s bounced: %r' %
+           (server_name(srv), srv.bounces(since=mark)))
     expect(not srv.wait_component_gone(IRC, mark, timeout=0.5),
-           'Prosody saw the component go away')
+           '%s saw the component go away' % server_name(srv))
 
 
 def t_gone_past_grace(srv, d, peers):
@@ -155,6 +166,39 @@ def t_wrong_secret(srv, d, peers):
     expect(g is not None and g.body == 'still here', 'IRC disturbed')
 
 
+def scenarios(p, srv, d, more=()):
+    """Every scenario, against srv (started) through d (gatewayd with
+    its upstream to srv), in order, then those of more ((name, function)
+    pairs, called the same way); the names prefixed with p.  Ends
+    gatewayd, not srv."""
+    name = server_name(srv)
+    peers = {}
+    if run(p + 'the uplink authenticates to %s' % name, t_uplink_up, srv,
+           d, peers):
+        for what, fn in (
+                ('messages both ways through the uplink, in order',
+                 t_messages),
+                ('an iq from the user, its result back', t_iq),
+                ('the component restarts within the grace while the user '
+                 'sends: all arrive in order, no bounce',
+                 t_restart_within_grace),
+                ('gone past the grace: the user gets '
+                 'wait/remote-server-timeout', t_gone_past_grace),
+                ('%s restarts: the uplink comes back by itself' % name,
+                 t_prosody_restart),
+                ('a wrong upstream secret: refused, retried, nothing else '
+                 'disturbed', t_wrong_secret)) + tuple(more):
+            run(p + what, fn, srv, d, peers)
+    for peer in peers.values():
+        peer.close()
+    run(p + 'gatewayd exits 0', lambda: expect(d.stop() == 0, 'exit status'))
+    # The digests are slixmpp's and the server's to compute: secrets only.
+    text = d.log()
+    gw.check(p + 'no secret in the log', '; '.join(
+        'secret %s in the log' % x for x in sorted(gw.SENT_SECRETS)
+        if x in text) or (not gw.SENT_SECRETS and 'no secrets sent'))
+
+
 def main():
     logging.basicConfig(level=logging.CRITICAL)	# before slixmpp's import
     why = pl.available()
@@ -165,31 +209,7 @@ def main():
     srv = pl.Prosody(components=[(IRC, gw.new_secret('irc-up')),
                                  (BAD, gw.new_secret('bad-up'))]).start()
     d = gatewayd(srv, 'uplink-prosody')
-    peers = {}
-    if run(P + 'the uplink authenticates to Prosody', t_uplink_up, srv, d,
-           peers):
-        for name, fn in (
-                ('messages both ways through the uplink, in order',
-                 t_messages),
-                ('an iq from the user, its result back', t_iq),
-                ('the component restarts within the grace while the user '
-                 'sends: all arrive in order, no bounce',
-                 t_restart_within_grace),
-                ('gone past the grace: the user gets '
-                 'wait/remote-server-timeout', t_gone_past_grace),
-                ('Prosody restarts: the uplink comes back by itself',
-                 t_prosody_restart),
-                ('a wrong upstream secret: refused, retried, nothing else '
-                 'disturbed', t_wrong_secret)):
-            run(P + name, fn, srv, d, peers)
-    for p in peers.values():
-        p.close()
-    run(P + 'gatewayd exits 0', lambda: expect(d.stop() == 0, 'exit status'))
-    # The digests are slixmpp's and Prosody's to compute: secrets only.
-    text = d.log()
-    gw.check(P + 'no secret in the log', '; '.join(
-        'secret %s in the log' % x for x in sorted(gw.SENT_SECRETS)
-        if x in text) or (not gw.SENT_SECRETS and 'no secrets sent'))
+    scenarios(P, srv, d)
     srv.stop()
     print('# uplink_prosody_test.py: %.1fs' % (time.monotonic() - t0))
     gw.finish()

@@ -9,6 +9,7 @@ uplink_prosody_test.py's.
 """
 
 import os
+import signal
 import socket
 import sys
 import threading
@@ -36,7 +37,10 @@ class FakeStream:
         self.handshake = None
         self.accepted = False
         self.closed = False
+        self.closing = False
         self.lock = threading.Lock()
+        self.reading = threading.Event()	# cleared: the server stalls
+        self.reading.set()
 
     def send(self, data):
         try:
@@ -52,6 +56,7 @@ class FakeStream:
     def run(self):
         s = self.server
         while True:
+            self.reading.wait()
             try:
                 data = self.sock.recv(65536)
             except OSError:
@@ -66,6 +71,15 @@ class FakeStream:
     def step(self):
         st = self.stream
         s = self.server
+        if st.closed and not self.closing:
+            # Our closing tag: the server answers with its own, as a
+            # real one does.
+            self.closing = True
+            self.send('</stream:stream>')
+            try:
+                self.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
         if self.id is None and st.header is not None:
             self.id = s.make_id()
             self.send("<?xml version='1.0'?><stream:stream %s id='%s'%s>" %
@@ -389,6 +403,112 @@ def t_backoff():
     server.stop()
 
 
+def t_backpressure(d, server):
+    """A server that stops reading holds the component back: no bounce."""
+    fs = server.current()
+    c = comp(d)
+    before = len(fs.stanzas())
+    fs.reading.clear()
+    body = 'p' * 2000
+    n = 16000			# 32 MB: past the queue and the sockets
+    data = ''.join("<message from='%s' to='alice@xmpp.test' id='p%d'>"
+                   "<body>%s</body></message>" % (COMP, i, body)
+                   for i in range(n))
+    sender = threading.Thread(target=c.send, args=(data,), daemon=True)
+    sender.start()
+    sender.join(2)
+    blocked = sender.is_alive()
+    fs.reading.set()
+    sender.join(30)
+    server.wait(lambda: len(fs.stanzas()) >= before + n, 30)
+    ids = [e.get('id') for e in fs.stanzas()[before:]]
+    gw.expect(blocked, 'the component was never held back')
+    gw.expect(ids == ['p%d' % i for i in range(n)], 'server got %d, '
+              'in order: %s' % (len(ids), ids == sorted(ids)))
+    gw.expect(len(c.stream.elements) == 1, 'the component got %d errors' %
+              (len(c.stream.elements) - 1))
+    c.close()
+
+
+def t_backpressure_down(d, server):
+    """A component that does not read holds the server back, no bounce."""
+    fs = server.current()
+    c = d.connect(rcvbuf=4096)
+    c.authenticate(COMP_SECRET, to=COMP)
+    gw.expect(c.stream.handshake_ok(), 'not authenticated')
+    before = len(fs.stanzas())
+    body = 'q' * 2000
+    n = 16000			# 32 MB, as above
+    data = ''.join("<message from='alice@xmpp.test' to='%s' id='q%d'>"
+                   "<body>%s</body></message>" % (COMP, i, body)
+                   for i in range(n))
+    sender = threading.Thread(target=fs.send, args=(data,), daemon=True)
+    sender.start()
+    sender.join(2)
+    blocked = sender.is_alive()
+    got = c.read_until(lambda: len(c.stream.elements) >= n + 1, 30)
+    ids = [e.get('id') for e in c.stream.elements[1:]]
+    gw.expect(blocked, 'the server was never held back')
+    gw.expect(got and ids == ['q%d' % i for i in range(n)],
+              'component got %d' % len(ids))
+    gw.expect(not [e for e in fs.stanzas()[before:]
+                   if e.get('type') == 'error'], 'errors to the server')
+    c.close()
+
+
+def t_reload():
+    """A reload adds, changes and removes uplinks, the others untouched."""
+    a, b, b2 = (FakeServer(UP_SECRET), FakeServer(UP_SECRET),
+                FakeServer(UP_SECRET))
+    up = os.path.join(gw.scratch(), 'uplink-reload.upsecrets')
+    fd = os.open(up, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w') as f:
+        for dom in (COMP, 'bridge.example.org', 'new.example.org'):
+            f.write('%s %s\n' % (dom, UP_SECRET))
+
+    def lines(b_port):
+        return ['upstream "xmpp" {', '\tconnect to 127.0.0.1 port %d' %
+                a.port, '\tsecrets "%s"' % up, '}',
+                'upstream "two" {', '\tconnect to 127.0.0.1 port %d' %
+                b_port, '\tsecrets "%s"' % up, '}']
+    d = gw.Daemon('uplink-reload', [(COMP, COMP_SECRET),
+                                    ('bridge.example.org', 'b' * 20),
+                                    ('new.example.org', 'n' * 20)],
+                  lines=lines(b.port),
+                  components=['component "%s" { upstream "xmpp" }' % COMP,
+                              'component "bridge.example.org" { '
+                              'upstream "two" }']).start()
+    gw.expect(a.wait(lambda: len(a.streams) == 1 and a.streams[0].accepted)
+              and b.wait(lambda: b.streams and b.streams[0].accepted),
+              'uplinks not up')
+    # "two" moves to b2, new.example.org joins "xmpp".
+    d.lines = lines(b2.port)
+    d.components = ['component "%s" { upstream "xmpp" }' % COMP,
+                    'component "bridge.example.org" { upstream "two" }',
+                    'component "new.example.org" { upstream "xmpp" }']
+    d.write_config()
+    d.proc.send_signal(signal.SIGHUP)
+    gw.expect(b2.wait(lambda: b2.streams and b2.streams[0].accepted),
+              'the changed upstream did not move')
+    gw.expect(a.wait(lambda: len(a.streams) == 2 and a.streams[1].accepted)
+              and a.streams[1].stream.header.get('to') == 'new.example.org',
+              'the new component has no uplink')
+    gw.expect(b.wait(lambda: b.streams[0].closed), 'the old uplink of '
+              'the changed upstream did not end')
+    gw.expect(not a.streams[0].closed and len(a.connects) == 2,
+              'the unchanged uplink was touched')
+    # new.example.org goes again.
+    d.components = d.components[:2]
+    d.write_config()
+    d.proc.send_signal(signal.SIGHUP)
+    gw.expect(a.wait(lambda: a.streams[1].closed), 'the removed '
+              'component\'s uplink did not end')
+    gw.expect(not a.streams[0].closed, 'the unchanged uplink was touched')
+    gw.expect(d.stop() == 0, 'exit status')
+    for s in (a, b, b2):
+        s.stop()
+
+
 def process_has(pid, needle):
     """Whether the bytes appear in the process's writable memory."""
     found = False
@@ -455,6 +575,10 @@ def main():
             ('uplink: a stanza for another domain is answered',
              t_wrong_to_from_server),
             ('uplink: the upstream secret is in authd only', t_secret_where),
+            ('uplink: a server that stops reading holds the component '
+             'back, nothing bounced', t_backpressure),
+            ('uplink: a component that stops reading holds the server '
+             'back, nothing bounced', t_backpressure_down),
             ('uplink: the server ends the stream, it comes back',
              t_server_restart)):
         gw.run(name, fn, d, server)
@@ -462,6 +586,8 @@ def main():
                                                        'exit status'))
     server.stop()
     gw.run('uplink: a wrong secret is retried with backoff', t_backoff)
+    gw.run('uplink: a reload adds, moves and removes uplinks, the others '
+           'untouched', t_reload)
     g = grace_tests()
     gw.check_logs_clean('uplink', [d, g])
     print('# uplink_test.py: %.1fs' % (time.monotonic() - t0))
