@@ -689,7 +689,7 @@ session_closed(void *arg)
 	router_release(&s->s_route);
 	session_auth_forget(s);
 	if (s->s_uplink != NULL)
-		uplink_down(s->s_uplink, s->s_last);
+		uplink_down(s->s_uplink);
 }
 
 static void
@@ -790,7 +790,7 @@ session_log(void *arg, const char *line)
 
 	/* An uplink's last word is its last error. */
 	if (s->s_uplink != NULL)
-		strlcpy(s->s_last, line, sizeof(s->s_last));
+		uplink_note(s->s_uplink, line);
 	if (s->s_authenticated || s->s_uplink != NULL ||
 	    logsum_allow(conn_peername(s->s_conn), "unauthenticated streams"))
 		log_info("%s", line);

@@ -41,7 +41,6 @@ struct session {
 	int			 s_auth_pending;	/* authd holds our id */
 	int			 s_authenticated;
 	struct uplink		*s_uplink;	/* a stream to a server */
-	char			 s_last[160];	/* its last log line */
 };
 
 /* engine.c */

@@ -337,22 +337,26 @@ uplink_up(struct uplink *ul)
 	    ul->upstream.name);
 }
 
-/* Its stream is gone, for why (the stream's last word on it). */
+/* What its stream said last (how it ended): the error to show. */
 void
-uplink_down(struct uplink *ul, const char *why)
+uplink_note(struct uplink *ul, const char *line)
+{
+	strlcpy(ul->last_error, line, sizeof(ul->last_error));
+}
+
+/* Its stream is gone; how is the last note's. */
+void
+uplink_down(struct uplink *ul)
 {
 	int	was_up = ul->state == UPLINK_UP;
 
 	ul->session = NULL;
-	if (why != NULL && why[0] != '\0')
-		strlcpy(ul->last_error, why, sizeof(ul->last_error));
 	if (was_up)
 		log_warnx("uplink of %s: down%s%s", ul->domain,
-		    why != NULL && why[0] != '\0' ? ": " : "",
-		    why != NULL ? why : "");
+		    ul->last_error[0] != '\0' ? ": " : "", ul->last_error);
 	if (ul->removed || ul->again_now || stopping) {
 		ul->again_now = 0;
-		uplink_restart(ul, why);
+		uplink_restart(ul, ul->last_error);
 		return;
 	}
 	if (was_up && monotime() - ul->up_at >= UPLINK_STABLE)

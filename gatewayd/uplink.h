@@ -76,7 +76,8 @@ void		 uplink_shutdown(void);
 void		 uplink_socket(const struct gw_uplink_conn *, int);
 void		 uplink_failed(const struct gw_uplink_conn *);
 void		 uplink_up(struct uplink *);
-void		 uplink_down(struct uplink *, const char *);
+void		 uplink_note(struct uplink *, const char *);
+void		 uplink_down(struct uplink *);
 const char	*uplink_domain(const struct uplink *);
 const char	*uplink_state_name(enum uplink_state);
 size_t		 uplink_walk(void (*)(const struct uplink_view *, void *),

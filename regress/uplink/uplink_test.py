@@ -542,6 +542,28 @@ def t_secret_where(d, server):
               'the upstream secret is in the parent\'s memory')
 
 
+def t_uplink_down_expired(d, server):
+    """The uplink stays down past the grace: the component is answered."""
+    c = comp(d)
+    down = d.log_count('uplink of %s: down' % COMP)
+    server.stop()
+    d.wait_log('uplink of %s: down' % COMP, after=down)
+    ids = ['e%d' % i for i in range(3)]
+    t0 = time.monotonic()
+    for i in ids:
+        c.send("<iq from='%s' to='alice@xmpp.test' id='%s' type='get'>"
+               "<ping xmlns='urn:xmpp:ping'/></iq>" % (COMP, i))
+    got = c.read_until(lambda: len(c.stream.elements) >= 4, 10)
+    took = time.monotonic() - t0
+    errs = [(e.get('id'), e.get('type')) for e in c.stream.elements[1:]]
+    gw.expect(got and errs == [(i, 'error') for i in ids],
+              'component got %r' % errs)
+    gw.expect(all('remote-server-timeout' in gw.ET.tostring(e).decode()
+                  for e in c.stream.elements[1:]), 'not remote-server-timeout')
+    gw.expect(took <= 2 + 1.5, 'answered after %.1f s (grace 2)' % took)
+    c.close()
+
+
 def grace_tests():
     server = FakeServer(UP_SECRET)
     d = daemon('uplink-grace', server, ['\tgrace 2', '\tgrace size 4096'])
@@ -556,6 +578,8 @@ def grace_tests():
     box = [server]
     gw.run('uplink grace: the component\'s stanzas wait for the uplink',
            lambda: box.append(t_uplink_down_held(d, server)))
+    gw.run('uplink grace: the uplink down past it, the component answered',
+           t_uplink_down_expired, d, box[-1])
     gw.run('uplink grace: SIGTERM exits 0', lambda: gw.expect(
         d.stop() == 0, 'exit status'))
     for s in box:
