@@ -62,7 +62,7 @@ check "SIGTERM leaves no authd" sh -c "! kill -0 $authd 2>/dev/null"
 # A child killed: the whole daemon ends with status 1 and says why.
 for victim in authd engine; do
 	write_config "$port"
-	start_daemon "$SCRATCH/gw.conf" || notok "daemon restarts"
+	start_daemon "$SCRATCH/gw.conf" || notok "daemon restarts: $(tail -3 "$SCRATCH/log")"
 	pid=$(child_pid $victim)
 	case $victim in
 	authd) other=$(child_pid engine) ;;
