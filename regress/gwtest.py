@@ -10,6 +10,7 @@ Run with /usr/bin/python3 (Debian's), as root or as a normal user.
 import atexit
 import hashlib
 import os
+import random
 import re
 import secrets as _secrets
 import shutil
@@ -157,39 +158,64 @@ def have_ipv6():
         return False
 
 
+def _listen_range():
+    """
+    Ports for the tests' listeners: below the system's ephemeral range,
+    so that no outgoing connection (of this test or another running
+    beside it) takes one between its choice and the daemon's bind.
+    """
+    lo = 32768
+    try:
+        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+            lo = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    return (10000, lo - 1) if lo > 12000 else (lo // 2, lo - 1)
+
+
+def _bind_free(port, ipv6):
+    """The port bound on 127.0.0.1 (and ::1), as sockets to close."""
+    held = []
+    try:
+        s4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        held.append(s4)
+        s4.bind(('127.0.0.1', port))
+        if ipv6:
+            s6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            held.append(s6)
+            s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s6.bind(('::1', port))
+        return held
+    except OSError:
+        for h in held:
+            h.close()
+        return None
+
+
+def free_ports(n, ipv6=False):
+    """n distinct TCP ports free on 127.0.0.1 (all held while chosen)."""
+    lo, hi = _listen_range()
+    held, ports = [], []
+    try:
+        for _ in range(200 * n):
+            if len(ports) == n:
+                return ports
+            port = random.randint(lo, hi)
+            if port in ports:
+                continue
+            socks = _bind_free(port, ipv6)
+            if socks is not None:
+                held += socks
+                ports.append(port)
+        raise RuntimeError('no free port')
+    finally:
+        for h in held:
+            h.close()
+
+
 def free_port(ipv6):
     """A TCP port free on 127.0.0.1 (and on ::1 when ipv6)."""
-    for _ in range(50):
-        s4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s4.bind(('127.0.0.1', 0))
-        port = s4.getsockname()[1]
-        try:
-            if ipv6:
-                s6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-                s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                try:
-                    s6.bind(('::1', port))
-                except OSError:
-                    continue
-                finally:
-                    s6.close()
-            return port
-        finally:
-            s4.close()
-    raise RuntimeError('no free port')
-
-
-def free_ports(n):
-    """n distinct TCP ports free on 127.0.0.1 (all held while chosen)."""
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-             for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(('127.0.0.1', 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+    return free_ports(1, ipv6)[0]
 
 
 def new_secret(prefix):

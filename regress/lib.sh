@@ -61,12 +61,11 @@ write_secrets() {	# write_secrets FILE LINES...
 # free_ports N: N distinct free TCP ports on 127.0.0.1, one a line.
 free_ports() {
 	/usr/bin/python3 -c '
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-for s in socks:
-    print(s.getsockname()[1])' "$1"
+import sys
+sys.path.insert(0, sys.argv[2])
+import gwtest
+print("\n".join(str(p) for p in gwtest.free_ports(int(sys.argv[1]))))' \
+	    "$1" "$TOP/regress"
 }
 
 # start_daemon CONF [ARGS]: runs gatewayd -dv in the background, log in
