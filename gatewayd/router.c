@@ -37,6 +37,7 @@
 #include "bounce.h"
 #include "conn.h"
 #include "hold.h"
+#include "outq.h"
 #include "log.h"
 #include "router.h"
 #include "util.h"
@@ -497,6 +498,17 @@ struct hold_back {
 	uint64_t	 from;		/* whose stanzas are held */
 };
 
+/* A stanza of a queue, into another (arg). */
+static void
+router_take_one(uint64_t sender, const char *raw, size_t len, void *arg)
+{
+	struct iovec	iov;
+
+	iov.iov_base = (void *)(uintptr_t)raw;
+	iov.iov_len = len;
+	outq_appendv(arg, sender, &iov, 1);
+}
+
 /*
  * A stanza that was queued for the stream going away: the other side's
  * is held for the next stream (or, over the bound, bounced); the rest
@@ -528,6 +540,7 @@ router_hold_back(struct rcomp *comp, struct route *r, struct route *other,
     struct hold *hold)
 {
 	struct hold_back	hb;
+	struct outq		all;
 
 	hold_start(hold, monotime());
 	if (other == NULL || comp->grace == 0)
@@ -536,7 +549,11 @@ router_hold_back(struct rcomp *comp, struct route *r, struct route *other,
 	hb.r = r;
 	hb.hold = hold;
 	hb.from = conn_id(other->r_conn);
-	conn_take_queue(r->r_conn, router_hold_back_one, &hb);
+	/* Taken out first: what stays is queued again behind. */
+	memset(&all, 0, sizeof(all));
+	conn_take_queue(r->r_conn, router_take_one, &all);
+	outq_take(&all, 0, router_hold_back_one, &hb);
+	outq_free(&all);
 }
 
 /* The name goes; what the stream did stays with the component. */

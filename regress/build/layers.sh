@@ -13,7 +13,7 @@ if ! command -v nm >/dev/null 2>&1; then
 	finish
 fi
 for f in outq inbuf conn conn_admit listener splice stream_text stream stream_xml \
-    bounce router control uplink engine engine_auth engine_uplink; do
+    bounce hold router control uplink engine engine_auth engine_uplink; do
 	if [ ! -f "$O/gatewayd/$f.o" ]; then
 		notok "layers: $O/gatewayd/$f.o missing"
 		finish
@@ -35,7 +35,8 @@ def defined(path):
     return {l.split()[-1] for l in out.splitlines() if l.strip()}
 
 engine = ['outq', 'inbuf', 'conn', 'listener', 'splice', 'stream_text',
-          'stream', 'bounce', 'router', 'control', 'uplink', 'engine']
+          'stream', 'bounce', 'hold', 'router', 'control', 'uplink',
+          'engine']
 # A module is one object, or a few that share a private header.
 parts = {m: [m] for m in engine}
 parts['conn'] = ['conn', 'conn_admit']
@@ -65,7 +66,8 @@ allowed = {
     'outq': set(), 'inbuf': set(), 'conn': {'outq', 'inbuf'},
     'listener': {'conn'}, 'splice': set(),
     'stream_text': set(), 'stream': {'splice', 'stream_text'},
-    'bounce': set(), 'router': {'conn', 'bounce'},
+    'bounce': set(), 'hold': {'outq'},
+    'router': {'conn', 'bounce', 'hold', 'outq'},
     'control': {'conn', 'listener', 'router', 'uplink'},
     'uplink': set(),
     'engine': {'conn', 'listener', 'stream', 'stream_text', 'router',

@@ -281,7 +281,7 @@ def t_grace_delivered(d, server):
     c = comp(d)
     closed = d.log_count('%s closed' % COMP)
     held = d.log_count('holding stanzas')
-    c.close()
+    gw.orderly_close(c)		# our closing tag is not held back
     d.wait_log('%s closed' % COMP, after=closed)
     ids = ['g%d' % i for i in range(30)]
     for i in ids:
