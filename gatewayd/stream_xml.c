@@ -102,8 +102,9 @@ stream_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 		}
 	}
 	if (st->peer_error) {
+		/* The condition; <text/> is of the namespace, not one. */
 		if (st->depth == 3 && strncmp(name, NS_ERRORS " ",
-		    sizeof(NS_ERRORS)) == 0)
+		    sizeof(NS_ERRORS)) == 0 && !name_is(name, NS_ERRORS, "text"))
 			stream_log(st, "%s: the peer sent the stream error "
 			    "%.64s", st->ops->label(st->arg),
 			    name + sizeof(NS_ERRORS));

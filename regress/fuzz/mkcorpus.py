@@ -17,8 +17,10 @@ FT = "from='a@irc.example.org' to='u@example.net'"
 CL = "</stream:stream>"
 
 # stream: 4 bytes of PRNG seed (a first byte of 0x80 or more lets the
-# engine act from outside; the low 2 bits say how the connection ends),
-# then the peer's bytes.
+# engine act from outside; 0x04 in it makes the stream an uplink, one
+# gatewayd initiates, to a server; the low 2 bits of the last say how
+# the connection ends: 1 the peer closes, 2 a timeout or, on an open
+# uplink, stream_finish, 3 a keepalive), then the peer's bytes.
 STREAM = {
     "session": "s001" + HDR + HS
     + "<message " + FT + " type='chat'><body>hello</body></message>"
@@ -61,6 +63,57 @@ STREAM = {
     "big-header": "s00?" + XD + SS + " to='irc.example.org' x='"
     + "y" * 4100 + "'>" + HS,
 }
+
+# stream, uplinks (first byte 'u': 0x04 set): the server's side, which
+# answers our header with its own (an id, from if it says our name),
+# takes our handshake with <handshake/>, then sends stanzas from anyone.
+SS_P = ("<stream:stream xmlns:stream='%s' xmlns='%s'" % (NS_S, NS_C))
+ID_P = "5a1f0e0b-9c3d-4b7e-8f21-6d4c3b2a1908"
+# Prosody: its header with id and from, in its attribute order.
+SHDR = XD + SS_P + " id='" + ID_P + "' from='irc.example.org'>"
+# ejabberd: xml:lang and a numeric id.
+SHDR_E = (XD + SS + " xml:lang='en' id='12843698756045453063'"
+          " from='irc.example.org'>")
+SOK = "<handshake/>"
+UFT = "from='u@example.net/r' to='a@irc.example.org'"
+SERR = ("<stream:error><not-authorized xmlns='%s'/><text xmlns='%s'>"
+        "bad secret</text></stream:error>" % (NS_E, NS_E))
+STREAM.update({
+    "uplink-prosody": "u011" + SHDR + SOK
+    + "<message " + UFT + " type='chat' id='m1'><body>hi</body></message>"
+    "<presence from='v@[2001:db8::1]/x' to='irc.example.org'/> "
+    "<iq type='get' id='q2' from='example.net' to='a@irc.example.org/r'>"
+    "<query xmlns='jabber:iq:version'/></iq>\n"
+    "<message from='w@xn--caf-dma.example' to='b@irc.example.org'>"
+    "<body>caf\u00e9 &amp;&lt;</body></message>" + CL,
+    "uplink-ejabberd": "u012" + SHDR_E + " " + SOK
+    + "<message " + UFT + "><body>hi</body></message>"
+    "<message xml:lang='de' " + UFT + "><body>hallo</body></message>"
+    "<presence from='192.0.2.7' to='irc.example.org' type='probe'/>",
+    "uplink-prefixes": "u013" + XD + "<s:stream xmlns='" + NS_C
+    + "' xmlns:s='" + NS_S + "' xmlns:foo='urn:x' id='p1'"
+    " from='IRC.Example.ORG.'><handshake xmlns:foo='urn:h'/>"
+    "<message " + UFT + "><foo:x/></message>"
+    "<message xmlns:foo='urn:y' " + UFT + "><foo:x/></message></s:stream>",
+    "uplink-events": "\x84\x00\x00\x01" + SHDR + SOK + (("<message "
+    + UFT + "><body>%d</body></message> ") * 8) % tuple(range(8)) + CL,
+    "uplink-long-id": "u014" + XD + SS + " id='" + "0123456789abcdef" * 15
+    + "a&amp;&#x42;" + "x" * 12 + "'>" + SOK + CL,
+    "uplink-big-stanza": "u015" + SHDR + SOK + "<message " + UFT
+    + "><body>" + "x" * 9900 + "</body></message>" + CL,
+    "uplink-error": "u010" + SHDR + SERR + CL,
+    "uplink-no-id": "u011" + XD + SS + " from='irc.example.org'>" + SOK,
+    "uplink-empty-id": "u011" + XD + SS + " id='' from='irc.example.org'>"
+    + SOK,
+    "uplink-id-too-long": "u011" + XD + SS + " id='" + "0123456789abcdef"
+    * 16 + "'>" + SOK,
+    "uplink-wrong-from": "u011" + XD + SS
+    + " from='bridge.example.org' id='x1'>" + SOK,
+    "uplink-early-stanza": "u011" + SHDR + "<message " + UFT
+    + "><body>hi</body></message>" + SOK,
+    "uplink-second-handshake": "u011" + SHDR + SOK + "<message " + UFT
+    + "/>" + SOK,
+})
 
 # router: operations, one byte each and their arguments; see op_one in
 # router_fuzz.c.  The helpers find bytes that decode as wanted.
@@ -201,7 +254,7 @@ def main():
         for seed, data in seeds.items():
             if isinstance(data, str):
                 data = data.encode("latin-1" if name == "stream" and
-                                   data.startswith("\x80") else "utf-8")
+                                   ord(data[0]) >= 0x80 else "utf-8")
             with open(os.path.join(d, seed), "wb") as f:
                 f.write(data)
 
