@@ -67,7 +67,8 @@ ENGINE_SRCS =	gatewayd/outq.c gatewayd/inbuf.c gatewayd/conn.c \
 		gatewayd/conn_admit.c gatewayd/listener.c gatewayd/splice.c \
 		gatewayd/stream_text.c gatewayd/stream.c gatewayd/stream_xml.c \
 		gatewayd/bounce.c gatewayd/hold.c \
-		gatewayd/router.c gatewayd/control.c gatewayd/uplink.c \
+		gatewayd/router.c gatewayd/router_grace.c gatewayd/control.c \
+		gatewayd/uplink.c \
 		gatewayd/engine.c gatewayd/engine_auth.c gatewayd/engine_uplink.c
 SRCS =		gatewayd/gatewayd.c gatewayd/config.c gatewayd/connector.c \
 		$(ENGINE_SRCS) \
@@ -164,13 +165,14 @@ $(OBJ)/regress/stream_unit: regress/stream/stream_unit.c $(STREAM_LAYER) \
 	    regress/stream/stream_unit.c $(STREAM_LAYER) $(UNIT_COMMON) \
 	    $(LDLIBS)
 
-$(OBJ)/regress/router_unit: regress/router/router_unit.c gatewayd/router.c \
-    gatewayd/bounce.c gatewayd/hold.c gatewayd/outq.c $(UNIT_COMMON) \
-    $(HEADERS)
+ROUTER_LAYER =	gatewayd/router.c gatewayd/router_grace.c gatewayd/bounce.c \
+		gatewayd/hold.c gatewayd/outq.c
+$(OBJ)/regress/router_unit: regress/router/router_unit.c $(ROUTER_LAYER) \
+    $(UNIT_COMMON) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
-	    regress/router/router_unit.c gatewayd/router.c gatewayd/bounce.c \
-	    gatewayd/hold.c gatewayd/outq.c $(UNIT_COMMON) $(LDLIBS)
+	    regress/router/router_unit.c $(ROUTER_LAYER) $(UNIT_COMMON) \
+	    $(LDLIBS)
 
 $(OBJ)/regress/conn_unit: regress/conn/conn_unit.c gatewayd/conn.c \
     gatewayd/conn_admit.c gatewayd/outq.c gatewayd/inbuf.c $(COMPAT_SRCS) \

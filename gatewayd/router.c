@@ -37,55 +37,14 @@
 #include "bounce.h"
 #include "conn.h"
 #include "hold.h"
-#include "outq.h"
 #include "log.h"
 #include "router.h"
+#include "router_local.h"
 #include "util.h"
-
-/* A configured component, and what routing remembers of it. */
-struct rcomp {
-	TAILQ_ENTRY(rcomp)	 entry;
-	struct gw_component_conf conf;
-	struct gw_alias_conf	*aliases;
-	size_t			 naliases;
-	/* Runtime state, carried over to the same name on a reload. */
-	struct route		*bound;
-	struct route		*uplink;	/* open, to its server */
-	/* With an upstream: held while the component or uplink is away. */
-	struct hold		 held_down;	/* from the server */
-	struct hold		 held_up;	/* for the server */
-	uint32_t		 grace;
-	uint32_t		 grace_size;
-	time_t			 flap_start;
-	uint32_t		 flap_count;
-	time_t			 flap_holddown;
-	struct router_counts	 counts;	/* of the streams unbound */
-};
-TAILQ_HEAD(rcomps, rcomp);
-
-/* A name a stream may bind: a component's own, or one of its aliases. */
-struct rname {
-	RB_ENTRY(rname)		 entry;
-	const char		*name;
-	struct rcomp		*comp;
-};
-RB_HEAD(rnames, rname);
-
-struct rtable {
-	struct gw_global	 global;
-	struct rcomps		 comps;
-	struct rnames		 names;
-	struct rname		*namebuf;
-	struct rcomp		*default_route;
-	struct gw_upstream_conf	*ups;
-	size_t			 nups;
-};
 
 static const struct router_ops	*ops;
 static struct rtable		*running, *staged;
 static struct router_stats	 stats;
-
-static void	router_hold_over(struct hold *, struct route *);
 
 static int
 rname_cmp(struct rname *a, struct rname *b)
@@ -325,6 +284,20 @@ router_stage_commit(const struct gw_global *g)
 	}
 }
 
+/* The running configuration's component name, or NULL. */
+struct rcomp *
+router_comp(const char *name)
+{
+	return (rtable_find(running, name));
+}
+
+/* The running configuration's components, in order. */
+struct rcomps *
+router_comps(void)
+{
+	return (&running->comps);
+}
+
 /* Is name a component's own (not an alias)? */
 int
 router_known(const char *name)
@@ -366,9 +339,6 @@ router_blocked(const struct route *r)
 
 static void	router_end(struct route *, const char *, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
-static void	router_bounce_one(uint64_t, const char *, size_t, void *);
-static int	router_hold(struct route *, struct rcomp *, struct hold *,
-		    const struct stanza *);
 
 /* The stream of r ends with a stream error, for a reason. */
 static void
@@ -491,71 +461,6 @@ router_add_counts(struct router_counts *counts, const struct route *r)
 	counts->bounces += r->r_bounces;
 }
 
-struct hold_back {
-	struct rcomp	*comp;
-	struct route	*r;
-	struct hold	*hold;
-	uint64_t	 from;		/* whose stanzas are held */
-};
-
-/* A stanza of a queue, into another (arg). */
-static void
-router_take_one(uint64_t sender, const char *raw, size_t len, void *arg)
-{
-	struct iovec	iov;
-
-	iov.iov_base = (void *)(uintptr_t)raw;
-	iov.iov_len = len;
-	outq_appendv(arg, sender, &iov, 1);
-}
-
-/*
- * A stanza that was queued for the stream going away: the other side's
- * is held for the next stream (or, over the bound, bounced); the rest
- * stays queued as it was.
- */
-static void
-router_hold_back_one(uint64_t sender, const char *raw, size_t len,
-    void *arg)
-{
-	struct hold_back	*hb = arg;
-	struct iovec		 iov;
-
-	iov.iov_base = (void *)(uintptr_t)raw;
-	iov.iov_len = len;
-	if (sender == 0 || sender != hb->from)
-		conn_queuev(hb->r->r_conn, sender, &iov, 1);
-	else if (hold_add(hb->hold, sender, &iov, 1, hb->comp->grace,
-	    hb->comp->grace_size, monotime()) == -1)
-		router_bounce_one(sender, raw, len, hb->r);
-}
-
-/*
- * The component's stream, or its uplink, goes away: the grace starts,
- * and what the other side had queued for it that was not yet written
- * is held for its next stream.
- */
-static void
-router_hold_back(struct rcomp *comp, struct route *r, struct route *other,
-    struct hold *hold)
-{
-	struct hold_back	hb;
-	struct outq		all;
-
-	hold_start(hold, monotime());
-	if (other == NULL || comp->grace == 0)
-		return;
-	hb.comp = comp;
-	hb.r = r;
-	hb.hold = hold;
-	hb.from = conn_id(other->r_conn);
-	/* Taken out first: what stays is queued again behind. */
-	memset(&all, 0, sizeof(all));
-	conn_take_queue(r->r_conn, router_take_one, &all);
-	outq_take(&all, 0, router_hold_back_one, &hb);
-	outq_free(&all);
-}
-
 /* The name goes; what the stream did stays with the component. */
 void
 router_unbind(struct route *r)
@@ -640,22 +545,6 @@ router_kick(const char *name, const char *reason)
 	return (1);
 }
 
-/* What is held for the component name: -1 if there is none such. */
-int
-router_held(const char *name, struct router_held *h)
-{
-	struct rcomp	*comp;
-
-	memset(h, 0, sizeof(*h));
-	if ((comp = rtable_find(running, name)) == NULL)
-		return (-1);
-	h->down_stanzas = hold_stanzas(&comp->held_down);
-	h->down_bytes = hold_bytes(&comp->held_down);
-	h->up_stanzas = hold_stanzas(&comp->held_up);
-	h->up_bytes = hold_bytes(&comp->held_up);
-	return (0);
-}
-
 /*
  * The start tag of a stanza on an authenticated stream: who it claims
  * to be from, where it goes.  Returns the stream error for a stanza that
@@ -702,7 +591,7 @@ router_stanza_start(struct route *r, const struct stanza_head *head,
  * Queues a stanza of r's for dest: its bytes, with the sender's header
  * declarations after its name if the sender has any.
  */
-static int
+int
 router_stanza_iov(const struct stanza *s, struct iovec iov[3])
 {
 	size_t	head = 1 + s->name_len;
@@ -830,117 +719,6 @@ router_stanza(struct route *r, const struct stanza *s)
 	return (STANZA_DONE);
 }
 
-static void
-router_bounce_held(uint64_t sender, const char *raw, size_t len, void *arg)
-{
-	struct route	*to = arg;
-
-	(void)sender;
-	if (to != NULL)
-		router_bounce(to, raw, len, "remote-server-timeout", "wait",
-		    NULL);
-}
-
-/*
- * Bounces what hold has: the grace is over.  Each goes back to to, the
- * stream that stands for its senders' side now (their own may have been
- * replaced since); with none, they are lost.
- */
-static void
-router_hold_over(struct hold *hold, struct route *to)
-{
-	hold_take(hold, router_bounce_held, to);
-	hold->h_over = 1;
-}
-
-/*
- * r's stanza s for comp, away: held while its grace lasts and the bound
- * allows.  Returns 0 when it is not (the caller bounces it); over the
- * bound, what was held is bounced too.
- */
-static int
-router_hold(struct route *r, struct rcomp *comp, struct hold *hold,
-    const struct stanza *s)
-{
-	struct iovec	iov[3];
-	size_t		held;
-	int		n = router_stanza_iov(s, iov), over = hold->h_over;
-
-	if (comp->grace == 0)
-		return (0);
-	held = hold_bytes(hold);
-	if (hold_add(hold, conn_id(r->r_conn), iov, n, comp->grace,
-	    comp->grace_size, monotime()) == 0) {
-		if (held == 0)
-			log_info("%s: %s away, holding stanzas for up to %u "
-			    "seconds", comp->conf.name, r->r_uplink ?
-			    "component" : "uplink", comp->grace);
-		return (1);
-	}
-	if (!over) {
-		log_warnx("%s: %s, held stanzas bounced", comp->conf.name,
-		    hold_bytes(hold) + s->len > comp->grace_size ?
-		    "grace size reached" : "grace over");
-		router_hold_over(hold, r);
-	}
-	return (0);
-}
-
-/*
- * The stream r has just opened (a component authenticated, or its
- * uplink): what was held for it goes first, in order, from its senders.
- */
-static void
-router_deliver_held(uint64_t sender, const char *raw, size_t len, void *arg)
-{
-	struct route	*r = arg;
-	struct iovec	 iov;
-
-	iov.iov_base = (void *)(uintptr_t)raw;
-	iov.iov_len = len;
-	conn_queuev(r->r_conn, sender, &iov, 1);
-}
-
-void
-router_opened(struct route *r)
-{
-	struct rcomp	*comp = r->r_comp;
-	struct hold	*hold;
-
-	if (comp == NULL || comp->conf.upstream_id == 0)
-		return;
-	hold = r->r_uplink ? &comp->held_up : &comp->held_down;
-	if (hold_bytes(hold) > 0)
-		log_info("%s: %zu bytes held delivered to %s", comp->conf.name,
-		    hold_bytes(hold), r->r_uplink ? "the uplink" :
-		    "the component");
-	hold_take(hold, router_deliver_held, r);
-	hold_end(hold);
-}
-
-/* Every second: the grace of those away for too long is over. */
-void
-router_tick(void)
-{
-	struct rcomp	*comp;
-	time_t		 now = monotime();
-
-	TAILQ_FOREACH(comp, &running->comps, entry) {
-		if (comp->conf.upstream_id == 0)
-			continue;
-		if (hold_due(&comp->held_down, comp->grace, now)) {
-			log_warnx("%s: not back within %u seconds, held "
-			    "stanzas bounced", comp->conf.name, comp->grace);
-			router_hold_over(&comp->held_down, comp->uplink);
-		}
-		if (hold_due(&comp->held_up, comp->grace, now)) {
-			log_warnx("%s: uplink not back within %u seconds, held "
-			    "stanzas bounced", comp->conf.name, comp->grace);
-			router_hold_over(&comp->held_up, comp->bound);
-		}
-	}
-}
-
 /* dest drained below the low mark, or closed: its waiters go on. */
 static void
 router_unblock_waiters(struct route *dest)
@@ -966,7 +744,7 @@ router_drained(struct route *dest)
 	router_unblock_waiters(dest);
 }
 
-static void
+void
 router_bounce_one(uint64_t sender, const char *raw, size_t len, void *arg)
 {
 	struct route	*dest = arg, *from;

@@ -13,7 +13,7 @@ if ! command -v nm >/dev/null 2>&1; then
 	finish
 fi
 for f in outq inbuf conn conn_admit listener splice stream_text stream stream_xml \
-    bounce hold router control uplink engine engine_auth engine_uplink; do
+    bounce hold router router_grace control uplink engine engine_auth engine_uplink; do
 	if [ ! -f "$O/gatewayd/$f.o" ]; then
 		notok "layers: $O/gatewayd/$f.o missing"
 		finish
@@ -40,6 +40,7 @@ engine = ['outq', 'inbuf', 'conn', 'listener', 'splice', 'stream_text',
 # A module is one object, or a few that share a private header.
 parts = {m: [m] for m in engine}
 parts['conn'] = ['conn', 'conn_admit']
+parts['router'] = ['router', 'router_grace']
 parts['engine'] = ['engine', 'engine_auth', 'engine_uplink']
 parts['stream'] = ['stream', 'stream_xml']
 objs = {m: [os.path.join(obj, 'gatewayd', o + '.o') for o in parts[m]]

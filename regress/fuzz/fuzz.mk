@@ -36,7 +36,8 @@ FUZZ_STREAM =	$(or $(STREAM_LAYER),gatewayd/stream.c \
 FUZZ_STREAM_SRCS = regress/fuzz/stream_fuzz.c $(FUZZ_STREAM) $(FUZZ_COMMON)
 # The router's clock (monotime) is the target's own.
 FUZZ_ROUTER_SRCS = regress/fuzz/router_fuzz.c gatewayd/router.c \
-		gatewayd/bounce.c gatewayd/hold.c gatewayd/outq.c \
+		gatewayd/router_grace.c gatewayd/bounce.c gatewayd/hold.c \
+		gatewayd/outq.c \
 		$(filter-out common/util.c,$(FUZZ_COMMON))
 # config.c sends through common/proc.c: the imsg port and the sandbox.
 FUZZ_CONFIG_SRCS = regress/fuzz/config_fuzz.c gatewayd/config.c \
@@ -53,7 +54,7 @@ FUZZ_ENGINE_LAYERS = $(filter-out $(FUZZ_IMSG_IN),$(or $(ENGINE_SRCS), \
 		gatewayd/outq.c gatewayd/inbuf.c gatewayd/conn.c \
 		gatewayd/listener.c gatewayd/splice.c gatewayd/stream_text.c \
 		gatewayd/stream.c gatewayd/stream_xml.c gatewayd/bounce.c \
-		gatewayd/router.c))
+		gatewayd/router.c gatewayd/router_grace.c))
 FUZZ_IMSG_COMMON = $(filter-out $(FUZZ_IMSG_IN),$(FUZZ_DAEMON))
 FUZZ_IMSG_ENGINE_SRCS = regress/fuzz/imsg_engine_fuzz.c \
 		$(FUZZ_ENGINE_LAYERS) $(FUZZ_IMSG_COMMON)
