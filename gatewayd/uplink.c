@@ -370,22 +370,6 @@ uplink_domain(const struct uplink *ul)
 	return (ul->domain);
 }
 
-const char *
-uplink_state_name(enum uplink_state state)
-{
-	switch (state) {
-	case UPLINK_WAITING:
-		return ("waiting");
-	case UPLINK_CONNECTING:
-		return ("connecting");
-	case UPLINK_SETUP:
-		return ("handshake");
-	case UPLINK_UP:
-		return ("up");
-	}
-	return ("?");
-}
-
 /* Each uplink of the configuration, as a view for fn; how many. */
 size_t
 uplink_walk(void (*fn)(const struct uplink_view *, void *), void *arg)

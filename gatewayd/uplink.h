@@ -79,7 +79,6 @@ void		 uplink_up(struct uplink *);
 void		 uplink_note(struct uplink *, const char *);
 void		 uplink_down(struct uplink *);
 const char	*uplink_domain(const struct uplink *);
-const char	*uplink_state_name(enum uplink_state);
 size_t		 uplink_walk(void (*)(const struct uplink_view *, void *),
 		    void *);
 
