@@ -65,8 +65,8 @@ COMMON_SRCS =	common/log.c common/logsum.c common/proc.c common/addr.c \
 # The engine's layers, bottom up; regress/build/layers.sh checks them.
 ENGINE_SRCS =	gatewayd/outq.c gatewayd/inbuf.c gatewayd/conn.c \
 		gatewayd/conn_admit.c gatewayd/listener.c gatewayd/splice.c \
-		gatewayd/stream_text.c gatewayd/stream.c gatewayd/stream_xml.c \
-		gatewayd/bounce.c gatewayd/hold.c \
+		gatewayd/stream_text.c gatewayd/xmlmem.c gatewayd/stream.c \
+		gatewayd/stream_xml.c gatewayd/bounce.c gatewayd/hold.c \
 		gatewayd/router.c gatewayd/router_grace.c gatewayd/control.c \
 		gatewayd/uplink.c \
 		gatewayd/engine.c gatewayd/engine_auth.c gatewayd/engine_uplink.c
@@ -78,7 +78,7 @@ OBJS =		$(SRCS:%.c=$(OBJ)/%.o) $(OBJ)/parse.o
 REGRESS_PROGS =	$(OBJ)/regress/imsg_test $(OBJ)/regress/sandbox_test \
 		$(OBJ)/regress/digest_test $(OBJ)/regress/authd_test \
 		$(OBJ)/regress/stream_unit $(OBJ)/regress/router_unit \
-		$(OBJ)/regress/conn_unit $(OBJ)/regress/loadgen \
+		$(OBJ)/regress/xmlmem_unit $(OBJ)/regress/conn_unit $(OBJ)/regress/loadgen \
 		$(OBJ)/regress/ctl_unit
 
 PROG =		$(OBJ)/bin/gatewayd
@@ -156,6 +156,7 @@ $(OBJ)/regress/authd_test: regress/auth/authd_test.c authd/digest.c \
 UNIT_COMMON =	common/log.c common/logsum.c common/util.c common/addr.c
 
 STREAM_LAYER =	gatewayd/stream.c gatewayd/stream_xml.c gatewayd/stream_text.c \
+		gatewayd/xmlmem.c \
 		gatewayd/splice.c
 
 $(OBJ)/regress/stream_unit: regress/stream/stream_unit.c $(STREAM_LAYER) \
@@ -163,6 +164,13 @@ $(OBJ)/regress/stream_unit: regress/stream/stream_unit.c $(STREAM_LAYER) \
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
 	    regress/stream/stream_unit.c $(STREAM_LAYER) $(UNIT_COMMON) \
+	    $(LDLIBS)
+
+$(OBJ)/regress/xmlmem_unit: regress/stream/xmlmem_unit.c gatewayd/xmlmem.c \
+    $(UNIT_COMMON) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ \
+	    regress/stream/xmlmem_unit.c gatewayd/xmlmem.c $(UNIT_COMMON) \
 	    $(LDLIBS)
 
 ROUTER_LAYER =	gatewayd/router.c gatewayd/router_grace.c gatewayd/bounce.c \

@@ -34,6 +34,17 @@
 #define __unused	__attribute__((__unused__))	/* sys/tree.h */
 #endif
 
+/*
+ * How free pages go back to the system at once: on Linux MADV_DONTNEED
+ * (its MADV_FREE waits for memory pressure, and until then the pages
+ * still count as the process's); on OpenBSD MADV_FREE.
+ */
+#ifdef __linux__
+#define COMPAT_MADV_RELEASE	MADV_DONTNEED
+#else
+#define COMPAT_MADV_RELEASE	MADV_FREE
+#endif
+
 #ifdef __linux__
 /* libbsd-overlay supplies strlcpy, freezero, setproctitle, sys/tree.h. */
 #include <stdlib.h>

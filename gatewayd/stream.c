@@ -42,6 +42,7 @@
 #include "stream_local.h"
 #include "util.h"
 #include "xml.h"
+#include "xmlmem.h"
 
 #define STREAM_SLICE	2048	/* bytes handed to expat at a time */
 #define STREAM_DEFER_MIN 4096	/* an unfinished token worth not rescanning */
@@ -71,14 +72,29 @@ stream_stop(struct stream *st, const char *condition, const char *reason)
 	XML_StopParser(st->parser, XML_FALSE);
 }
 
-static XML_Parser
-stream_parser_new(struct stream *st)
-{
-	XML_Parser	p;
+/* Expat's blocks, from the arena of the parser's stream (xmlmem.c). */
+static const XML_Memory_Handling_Suite stream_memory = {
+	xmlmem_malloc, xmlmem_realloc, xmlmem_release
+};
 
-	/* UTF-8 is the only encoding of XMPP (RFC 6120 11.6). */
-	if ((p = XML_ParserCreateNS("UTF-8", NS_SEP)) == NULL)
+static XML_Parser
+stream_parser_new(struct stream *st, struct xmlmem **mem)
+{
+	static const XML_Char	 sep[] = { NS_SEP, '\0' };
+	struct xmlmem		*prev;
+	XML_Parser		 p;
+
+	if ((*mem = xmlmem_new()) == NULL)
 		return (NULL);
+	/* UTF-8 is the only encoding of XMPP (RFC 6120 11.6). */
+	prev = xmlmem_enter(*mem);
+	p = XML_ParserCreate_MM("UTF-8", &stream_memory, sep);
+	xmlmem_leave(prev);
+	if (p == NULL) {
+		xmlmem_free(*mem);
+		*mem = NULL;
+		return (NULL);
+	}
 	XML_SetHashSalt(p, arc4random());
 	if (XML_SetReparseDeferralEnabled != NULL)
 		XML_SetReparseDeferralEnabled(p, XML_FALSE);
@@ -88,15 +104,40 @@ stream_parser_new(struct stream *st)
 	return (p);
 }
 
+static void
+stream_parser_free(struct stream *st)
+{
+	XML_ParserFree(st->parser);
+	xmlmem_free(st->mem);
+	st->parser = NULL;
+	st->mem = NULL;
+}
+
+/* Into expat, which takes new blocks from the stream's arena. */
+static enum XML_Status
+stream_xml_parse(struct stream *st, const char *s, int len)
+{
+	struct xmlmem	*prev;
+	enum XML_Status	 status;
+
+	prev = xmlmem_enter(st->mem);
+	st->in_parse = 1;
+	status = XML_Parse(st->parser, s, len, XML_FALSE);
+	st->in_parse = 0;
+	xmlmem_leave(prev);
+	return (status);
+}
+
 /* What expat needs of the system, before the sandbox closes it. */
 int
 stream_preinit(void)
 {
-	XML_Parser	p;
+	struct stream	st;
 
-	if ((p = stream_parser_new(NULL)) == NULL)
+	memset(&st, 0, sizeof(st));
+	if ((st.parser = stream_parser_new(NULL, &st.mem)) == NULL)
 		return (-1);
-	XML_ParserFree(p);
+	stream_parser_free(&st);
 	return (0);
 }
 
@@ -108,7 +149,7 @@ stream_new(const struct stream_ops *ops, void *arg,
 
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return (NULL);
-	if ((st->parser = stream_parser_new(st)) == NULL) {
+	if ((st->parser = stream_parser_new(st, &st->mem)) == NULL) {
 		free(st);
 		return (NULL);
 	}
@@ -125,7 +166,7 @@ stream_free(struct stream *st)
 	if (st == NULL)
 		return;
 	if (st->parser != NULL)
-		XML_ParserFree(st->parser);
+		stream_parser_free(st);
 	free(st->root_qname);
 	splice_free(&st->splice);
 	free(st);
@@ -200,8 +241,7 @@ stream_rest(struct stream *st)
 		return;
 	log_debug("%s for %s rests: parser released",
 	    st->ops->label(st->arg), st->domain);
-	XML_ParserFree(st->parser);
-	st->parser = NULL;
+	stream_parser_free(st);
 }
 
 /*
@@ -216,7 +256,7 @@ stream_wake(struct stream *st)
 	char		*hdr;
 	int		 len;
 
-	if ((st->parser = stream_parser_new(st)) == NULL)
+	if ((st->parser = stream_parser_new(st, &st->mem)) == NULL)
 		return (-1);
 	len = asprintf(&hdr, "<%s xmlns='" NS_COMPONENT "'%s%s>",
 	    st->root_qname, st->hdr_stream_decl ? " xmlns:stream='"
@@ -227,9 +267,7 @@ stream_wake(struct stream *st)
 	st->index_adjust = st->fed - len;
 	st->depth = 0;
 	st->waking = 1;
-	st->in_parse = 1;
-	status = XML_Parse(st->parser, hdr, len, XML_FALSE);
-	st->in_parse = 0;
+	status = stream_xml_parse(st, hdr, len);
 	st->waking = 0;
 	free(hdr);
 	if (status != XML_STATUS_OK || st->depth != 1)
@@ -292,10 +330,7 @@ stream_feed(struct stream *st)
 		n = end - st->fed;
 		if (n > STREAM_SLICE)
 			n = STREAM_SLICE;
-		st->in_parse = 1;
-		status = XML_Parse(st->parser, stream_raw(st, st->fed), (int)n,
-		    XML_FALSE);
-		st->in_parse = 0;
+		status = stream_xml_parse(st, stream_raw(st, st->fed), (int)n);
 		st->fed += n;
 		stream_parsed(st, status);
 	}
@@ -305,16 +340,19 @@ stream_feed(struct stream *st)
 static void
 stream_resume(struct stream *st)
 {
-	enum XML_Status	status;
+	struct xmlmem	*prev;
+	enum XML_Status	 status;
 
 	if (st->st_pending && stream_offer(st) == -1)
 		return;
 	if (st->wait != WAIT_NONE || st->state == STREAM_CLOSING)
 		return;
 	st->suspended = 0;
+	prev = xmlmem_enter(st->mem);
 	st->in_parse = 1;
 	status = XML_ResumeParser(st->parser);
 	st->in_parse = 0;
+	xmlmem_leave(prev);
 	stream_parsed(st, status);
 }
 

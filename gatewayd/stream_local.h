@@ -42,6 +42,7 @@ struct stream {
 	void				*arg;
 	const struct stream_limits	*limits;
 	XML_Parser			 parser;
+	struct xmlmem			*mem;		/* the parser's */
 	enum stream_state		 state;
 	enum stream_wait		 wait;
 	int				 in_parse;	/* inside expat */

@@ -20,7 +20,7 @@ for OBJ in "$@"; do
 	tests="$OBJ/regress/imsg_test $OBJ/regress/sandbox_test"
 	tests="$tests $OBJ/regress/digest_test $OBJ/regress/authd_test"
 	tests="$tests $OBJ/regress/stream_unit $OBJ/regress/router_unit"
-	tests="$tests $OBJ/regress/conn_unit"
+	tests="$tests $OBJ/regress/xmlmem_unit $OBJ/regress/conn_unit"
 	tests="$tests $OBJ/regress/ctl_unit"
 	for t in regress/*/*.sh; do
 		# The build's own checks need doing once.

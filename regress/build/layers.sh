@@ -12,8 +12,9 @@ if ! command -v nm >/dev/null 2>&1; then
 	skip "layers: nm not installed"
 	finish
 fi
-for f in outq inbuf conn conn_admit listener splice stream_text stream stream_xml \
-    bounce hold router router_grace control uplink engine engine_auth engine_uplink; do
+for f in outq inbuf conn conn_admit listener splice stream_text xmlmem stream \
+    stream_xml bounce hold router router_grace control uplink engine \
+    engine_auth engine_uplink; do
 	if [ ! -f "$O/gatewayd/$f.o" ]; then
 		notok "layers: $O/gatewayd/$f.o missing"
 		finish
@@ -35,7 +36,7 @@ def defined(path):
     return {l.split()[-1] for l in out.splitlines() if l.strip()}
 
 engine = ['outq', 'inbuf', 'conn', 'listener', 'splice', 'stream_text',
-          'stream', 'bounce', 'hold', 'router', 'control', 'uplink',
+          'xmlmem', 'stream', 'bounce', 'hold', 'router', 'control', 'uplink',
           'engine']
 # A module is one object, or a few that share a private header.
 parts = {m: [m] for m in engine}
@@ -66,7 +67,8 @@ def result(name, problem):
 allowed = {
     'outq': set(), 'inbuf': set(), 'conn': {'outq', 'inbuf'},
     'listener': {'conn'}, 'splice': set(),
-    'stream_text': set(), 'stream': {'splice', 'stream_text'},
+    'stream_text': set(), 'xmlmem': set(),
+    'stream': {'splice', 'stream_text', 'xmlmem'},
     'bounce': set(), 'hold': {'outq'},
     'router': {'conn', 'bounce', 'hold', 'outq'},
     'control': {'conn', 'listener', 'router', 'uplink'},

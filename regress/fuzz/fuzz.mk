@@ -31,7 +31,7 @@ FUZZ_COMMON =	$(or $(UNIT_COMMON),common/log.c common/util.c common/addr.c)
 FUZZ_DAEMON =	$(or $(COMMON_SRCS),common/log.c common/proc.c \
 		common/addr.c common/util.c $(SYS_SRCS))
 FUZZ_STREAM =	$(or $(STREAM_LAYER),gatewayd/stream.c \
-		gatewayd/stream_text.c gatewayd/splice.c)
+		gatewayd/stream_text.c gatewayd/splice.c gatewayd/xmlmem.c)
 
 FUZZ_STREAM_SRCS = regress/fuzz/stream_fuzz.c $(FUZZ_STREAM) $(FUZZ_COMMON)
 # The router's clock (monotime) is the target's own.
@@ -53,8 +53,8 @@ FUZZ_IMSG_SHARED = $(FUZZ_OBJ)/imsg_fuzz.o
 FUZZ_ENGINE_LAYERS = $(filter-out $(FUZZ_IMSG_IN),$(or $(ENGINE_SRCS), \
 		gatewayd/outq.c gatewayd/inbuf.c gatewayd/conn.c \
 		gatewayd/listener.c gatewayd/splice.c gatewayd/stream_text.c \
-		gatewayd/stream.c gatewayd/stream_xml.c gatewayd/bounce.c \
-		gatewayd/router.c gatewayd/router_grace.c))
+		gatewayd/xmlmem.c gatewayd/stream.c gatewayd/stream_xml.c \
+		gatewayd/bounce.c gatewayd/router.c gatewayd/router_grace.c))
 FUZZ_IMSG_COMMON = $(filter-out $(FUZZ_IMSG_IN),$(FUZZ_DAEMON))
 FUZZ_IMSG_ENGINE_SRCS = regress/fuzz/imsg_engine_fuzz.c \
 		$(FUZZ_ENGINE_LAYERS) $(FUZZ_IMSG_COMMON)
