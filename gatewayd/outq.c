@@ -113,6 +113,12 @@ outq_consume(struct outq *q, size_t n)
 		q->data = NULL;
 		q->off = q->len = q->cap = 0;
 	}
+	if (q->rnum == 0 && q->recs != NULL) {
+		/* Nor records (256 bytes a connection, else). */
+		free(q->recs);
+		q->recs = NULL;
+		q->rfirst = q->rcap = q->rdone = 0;
+	}
 }
 
 /* One stanza of sender's, given in pieces; returns its length. */
