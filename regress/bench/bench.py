@@ -32,12 +32,16 @@ BENCH_ROUNDS times (default 5), and the table shows the medians:
     that authenticates, closes its stream and waits for the server to
     close the connection, for BENCH_SECS seconds;
 then, once each, on a freshly started server configured with
-BENCH_IDLE idle components (default 1,000): they connect one at a time
+BENCH_IDLE idle components (default 10,000, fewer if the descriptor limit
+is lower; each server needs one a component): they connect one at a time
 and authenticate, and BENCH_IDLE_WAIT seconds (default 10) after the
 last handshake the PSS (/proc/PID/smaps_rollup) of the whole tree
 (gatewayd: parent, engine and authd; Prosody, Twisted: their one
 process) is compared with that before the first connection: the growth
-per idle component.  A stanza written but never received is lost, an
+per idle component; then each sends the next 4 messages (loadgen's
+talk: every fourth of 8 KB, the others 200 B) and BENCH_IDLE_WAIT
+seconds after the last is in, the growth again (what traffic leaves
+behind: buffers kept, fragmentation).  A stanza written but never received is lost, an
 error stanza or a stream error is an error; the note column says so
 for any run, and a footer if the servers did not stop cleanly.
 
@@ -57,6 +61,7 @@ import os
 import platform
 import re
 import resource
+import select
 import signal
 import statistics
 import subprocess
@@ -87,10 +92,11 @@ def param(name, default, cast=int):
 ROUNDS = param('BENCH_ROUNDS', 5)
 SECS = param('BENCH_SECS', 2.0, float)
 LAT_SECS = param('BENCH_LAT_SECS', 3.0, float)
-IDLE = param('BENCH_IDLE', 20 if SHORT else 1000)
+IDLE = param('BENCH_IDLE', 20 if SHORT else 10000)
 IDLE_WAIT = param('BENCH_IDLE_WAIT', 0 if SHORT else 10, float)
 PAIRS = 4
 INFLIGHT = 16			# handshakes under way at once
+TALK = 4			# messages an idle component sends (loadgen)
 RATES = (10000, 1000)		# latency: stanzas a second offered
 KEEP_UP = 0.95			# of the rate offered, delivered
 SHORT_STANZAS = 2000
@@ -324,6 +330,8 @@ RE_LAT = re.compile(r'sent at ([0-9]+)/s; latency p50 %s us, p99 %s us, '
 RE_HS = re.compile(r'([0-9]+) (?:handshakes|components authenticated), '
                    r'[0-9]+ in flight: [0-9.]+ s, ([0-9]+) handshakes/s; '
                    r'errors ([0-9]+)')
+RE_TALK = re.compile(r'talk: ([0-9]+) messages of ([0-9]+) components '
+                     r'received in ([0-9.]+) s')
 RE_IDLE = re.compile(r'([0-9]+) idle components: ([0-9]+) connected, '
                      r'([0-9]+) closed, ([0-9]+) sent something')
 
@@ -417,24 +425,41 @@ def handshakes(server, count=0, secs=None):
                'no handshake', extra={'done': done})
 
 
+def read_line(proc, timeout):
+    """A line of proc's standard output within timeout seconds, or ''."""
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    return proc.stdout.readline() if ready else ''
+
+
 def idle(server, n, wait):
     """n idle components, one at a time; the tree's PSS growth per
-    component (bytes) wait seconds after the last handshake."""
+    component (bytes) wait seconds after the last handshake; then each
+    sends the next TALK messages (loadgen's talk) and, wait seconds after
+    the last is in, the growth again: two Runs."""
     time.sleep(0.5)		# the server settles after its start
     base = server.pss_kb()
     proc = subprocess.Popen([LOADGEN, '-I', '-c', '1', str(server.port),
                              str(n), SECRET], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    first = proc.stdout.readline()
+    first = read_line(proc, 60 + n * 0.05)
     log_run(server, 'idle %d' % n, first)
     m = RE_HS.search(first)
     if not m:
-        out, err = proc.communicate('', timeout=60)
-        return Run(problem=why(first + out, err))
+        proc.kill()
+        out, err = proc.communicate(timeout=60)
+        failed = Run(problem=why(first + out, err))
+        return failed, failed
     done, hs_rate, errors = (int(x) for x in m.groups())
     time.sleep(wait)
     after = server.pss_kb()
+    proc.stdin.write('talk\n')
+    proc.stdin.flush()
+    talk = read_line(proc, 60 + n * 0.01)
+    log_run(server, 'idle %d, talk' % n, talk)
+    mt = RE_TALK.search(talk)
+    time.sleep(wait)
+    again = server.pss_kb()
     try:
         out, err = proc.communicate('', timeout=60)	# its stdin ends
     except subprocess.TimeoutExpired:
@@ -448,11 +473,17 @@ def idle(server, n, wait):
     problem = None
     if done < n:
         problem = '%d of %d authenticated: %s' % (done, n, why(out, err))
-    elif base is None or after is None:
+    elif base is None or after is None or again is None:
         problem = 'PSS cannot be read (/proc/PID/smaps_rollup)'
     per = None if problem else (after - base) * 1024.0 / n
-    return Run(per, closed, errors + talked, problem,
-               extra={'base': base, 'after': after, 'hs_rate': hs_rate})
+    first_run = Run(per, closed, errors + talked, problem,
+                    extra={'base': base, 'after': after, 'hs_rate': hs_rate})
+    if not problem and not mt:
+        problem = 'the talk did not end: %s' % why(talk + out, err)
+    per = None if problem else (again - base) * 1024.0 / n
+    lost = n * TALK - int(mt.group(1)) if mt else 0
+    return first_run, Run(per, lost, errors + talked, problem,
+                          extra={'after': again})
 
 
 # ---------------------------------------------------------------------------
@@ -621,11 +652,13 @@ def full():
     hs_row = Row('handshakes/s, %d in flight' % INFLIGHT, num)
     idle_row = Row('PSS per idle component', lambda v: '%.2f KiB' % (
         v / 1024.0))
+    idle_again = Row('the same after traffic, idle again',
+                     lambda v: '%.2f KiB' % (v / 1024.0))
     idle_total = Row('PSS at start, %s configured' % num(IDLE),
                      lambda v: '%.1f MiB' % (v / 1024.0))
     idle_hs = Row('their handshakes/s, 1 in flight', num)
     rows = tp_rows + lat[RATES[0]] + lat[RATES[1]] + [hs_row]
-    all_rows = rows + [idle_row, idle_total, idle_hs]
+    all_rows = rows + [idle_row, idle_again, idle_total, idle_hs]
     for label, why in missing.items():
         if why:
             for r in all_rows:
@@ -670,11 +703,12 @@ def full():
 
     # Idle components: a fresh server each, one after the other.
     for x in make('idle', idle_names(IDLE)):
-        if not start(x, [idle_row, idle_total, idle_hs], 'with %d '
-                     'components' % IDLE):
+        if not start(x, [idle_row, idle_again, idle_total, idle_hs],
+                     'with %d components' % IDLE):
             continue
-        run = idle(x, IDLE, IDLE_WAIT)
+        run, again = idle(x, IDLE, IDLE_WAIT)
         idle_row.runs[x.label].append(run)
+        idle_again.runs[x.label].append(again)
         idle_total.runs[x.label].append(Run(run.extra.get('base')))
         idle_hs.runs[x.label].append(Run(run.extra.get('hs_rate')))
         stops.append((x.label, x.stop_status()))
@@ -690,9 +724,11 @@ def full():
              'generator shares the cores.  Stanzas/s: %g s runs.  Latency: 1 '
              'pair x 200 B, %g s runs, from write to read.  Handshakes: '
              'each a new connection, closed after.  PSS: whole tree, %s '
-             'idle components, %g s after the last handshake.  Ratio: '
+             'idle components, %g s after the last handshake, and again as '
+             'long after each sent the next %d messages (every fourth of 8 '
+             'KB, the others 200 B).  Ratio: '
              'gatewayd / the peer to its left.' % (
-                 ROUNDS, SECS, LAT_SECS, num(IDLE), IDLE_WAIT))
+                 ROUNDS, SECS, LAT_SECS, num(IDLE), IDLE_WAIT, TALK))
     header = ['make bench, %s, %s' % (when.strftime('%Y-%m-%d %H:%M UTC'),
                                       machine()),
               'gatewayd %s' % commit(),
@@ -737,9 +773,11 @@ def smoke(server):
         else:
             gw.ok(P + '%s (%s)' % (name, show(run.value)))
 
-    check('%d idle components, all still connected' % IDLE,
-          idle(server, IDLE, IDLE_WAIT), lambda v: '%.2f KiB of PSS each' %
-          (v / 1024.0))
+    run, again = idle(server, IDLE, IDLE_WAIT)
+    check('%d idle components, all still connected' % IDLE, run,
+          lambda v: '%.2f KiB of PSS each' % (v / 1024.0))
+    check('they exchange %d messages each, none lost, and rest' % TALK, again,
+          lambda v: '%.2f KiB of PSS each' % (v / 1024.0))
     for name, pairs, size in THROUGHPUT:
         check('throughput %s, %s stanzas, none lost' % (
             name, num(SHORT_STANZAS)),
@@ -783,9 +821,14 @@ def short():
 
 
 def main():
+    global IDLE
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard < IDLE + 500:
+        print('# the descriptor limit, %d, leaves room for %d idle '
+              'components, not %d' % (hard, hard - 500, IDLE))
+        IDLE = hard - 500
     if not os.access(LOADGEN, os.X_OK):
         gw.notok('bench: the load generator', '%s not built' % LOADGEN)
         gw.finish()

@@ -56,7 +56,8 @@
  * a time (default 1), connected, authenticated and kept open; prints a
  * line once all are in, then reads them until its standard input ends
  * and prints how many are still connected, were closed or were sent
- * anything but white space (the status is 1 for either).
+ * anything but white space (the status is 1 for either); a line "talk"
+ * on standard input has them exchange messages first (talk_send).
  */
 
 #include <sys/types.h>
@@ -976,20 +977,97 @@ hs_step(struct hs *h)
 	return (0);
 }
 
+/*
+ * -I, a line "talk" on standard input: each idle component sends the
+ * next (the last the first) TALK_STANZAS messages, every fourth with a
+ * body of TALK_BIG bytes, the others of 200; once the last is in, a line
+ * says how many were sent and received, and the components are idle
+ * again.  So that memory is measured after traffic too.
+ */
+#define TALK_STANZAS	4
+#define TALK_BIG	8192
+
+struct idler {
+	int	fd;
+	int	talked;		/* sent something unasked */
+	int	match;		/* of "</message>", read so far */
+	long	got;		/* messages received while talking */
+};
+
+static void
+talk_send(struct idler *c, int i, int count)
+{
+	static char	 body[TALK_BIG + 1];
+	char		*buf;
+	size_t		 len, off = 0, cap = TALK_STANZAS * (TALK_BIG + 256);
+	struct pollfd	 pfd;
+	ssize_t		 w;
+	int		 k;
+
+	if (body[0] == '\0')
+		memset(body, 'x', TALK_BIG);
+	if ((buf = malloc(cap)) == NULL)
+		err(1, "malloc");
+	for (len = 0, k = 0; k < TALK_STANZAS; k++)
+		len += snprintf(buf + len, cap - len, "<message from='i%d.bench'"
+		    " to='i%d.bench' id='t%d'><body>%.*s</body></message>", i,
+		    (i + 1) % count, k, k % 4 == 0 ? TALK_BIG : 200, body);
+	/* A few KB, which the socket takes; else wait for it. */
+	while (off < len) {
+		if ((w = write(c->fd, buf + off, len - off)) > 0) {
+			off += w;
+			continue;
+		}
+		if (w == -1 && errno != EAGAIN)
+			err(1, "talk: write");
+		pfd.fd = c->fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, 10000) <= 0)
+			errx(1, "talk: i%d.bench cannot write", i);
+	}
+	free(buf);
+}
+
+/* What a component read: messages while talking, else nothing. */
+static void
+idle_read(struct idler *c, const char *buf, size_t len, int talking)
+{
+	static const char	end[] = "</message>";
+	size_t			i;
+
+	/* A bounce or a stream error is unasked. */
+	if (talking && memmem(buf, len, "error", 5) != NULL)
+		c->talked = 1;
+	for (i = 0; i < len; i++) {
+		if (talking) {
+			c->match = buf[i] == end[c->match] ? c->match + 1 :
+			    buf[i] == end[0];
+			if (c->match == sizeof(end) - 1) {
+				c->match = 0;
+				c->got++;
+			}
+		} else if (strchr(" \t\r\n", buf[i]) == NULL)
+			c->talked = 1;
+	}
+}
+
 /* -I: reads the idle streams until standard input ends. */
 static int
 idle(int *fds, int count)
 {
 	struct pollfd	*pfd;
-	char		 buf[4096];
-	int		 i, closed = 0, talked = 0, *talk;
-	ssize_t		 r, j;
+	struct idler	*c;
+	char		 buf[16384];
+	int		 i, closed = 0, talked = 0, talking = 0;
+	long		 got = 0;
+	double		 t0 = 0;
+	ssize_t		 r;
 
 	if ((pfd = calloc(count + 1, sizeof(*pfd))) == NULL ||
-	    (talk = calloc(count, sizeof(*talk))) == NULL)
+	    (c = calloc(count, sizeof(*c))) == NULL)
 		err(1, "calloc");
 	for (i = 0; i < count; i++) {
-		pfd[i].fd = fds[i];
+		pfd[i].fd = c[i].fd = fds[i];
 		pfd[i].events = POLLIN;
 	}
 	pfd[count].fd = STDIN_FILENO;
@@ -1004,6 +1082,14 @@ idle(int *fds, int count)
 			r = read(STDIN_FILENO, buf, sizeof(buf));
 			if (r <= 0)
 				break;
+			if (!talking && memmem(buf, r, "talk", 4) != NULL) {
+				talking = 1;
+				got = 0;
+				t0 = now();
+				for (i = 0; i < count; i++)
+					if (c[i].fd != -1)
+						talk_send(&c[i], i, count);
+			}
 		}
 		for (i = 0; i < count; i++) {
 			if (pfd[i].fd == -1 || pfd[i].revents == 0)
@@ -1014,20 +1100,28 @@ idle(int *fds, int count)
 			if (r <= 0) {
 				closed++;
 				close(pfd[i].fd);
-				pfd[i].fd = fds[i] = -1;
+				pfd[i].fd = fds[i] = c[i].fd = -1;
 				continue;
 			}
-			for (j = 0; j < r && !talk[i]; j++)
-				if (strchr(" \t\r\n", buf[j]) == NULL) {
-					talk[i] = 1;
-					talked++;
-				}
+			got -= c[i].got;
+			idle_read(&c[i], buf, r, talking);
+			got += c[i].got;
+		}
+		if (talking && got == (long)(count - closed) * TALK_STANZAS) {
+			printf("talk: %ld messages of %d components received "
+			    "in %.2f s\n", got, count - closed, now() - t0);
+			fflush(stdout);
+			talking = 0;
+			for (i = 0; i < count; i++)
+				c[i].got = 0;
 		}
 	}
+	for (i = 0; i < count; i++)
+		talked += c[i].talked;
 	printf("%d idle components: %d connected, %d closed, %d sent "
 	    "something\n", count, count - closed, closed, talked);
 	close_streams(fds, count);
-	free(talk);
+	free(c);
 	free(pfd);
 	return (closed > 0 || talked > 0);
 }
