@@ -165,6 +165,7 @@ proc_child_setup(enum gw_proc role, const char *user, const char *chrootdir)
 
 /* The largest fixed payload a table may name. */
 #define IMSG_FIXED_MAX	2048
+#define PROC_BURST	1024	/* messages queued: trim the heap after */
 
 static const struct imsg_handler *
 imsg_handler_find(const struct imsg_channel *ch, uint32_t type)
@@ -342,7 +343,7 @@ imsgev_init(struct imsgev *iev, int fd, const struct imsg_channel *ch,
 	iev->data = data;
 	iev->gone = gone;
 	iev->room = NULL;
-	iev->paused = iev->eof = 0;
+	iev->paused = iev->eof = iev->burst = 0;
 	iev->events = 0;
 	imsgev_add(iev);
 }
@@ -409,6 +410,8 @@ imsgev_compose(struct imsgev *iev, uint32_t type, uint32_t peerid, int fd,
 	if ((ret = imsg_compose(&iev->ibuf, type, peerid, 0, fd, data,
 	    len)) != -1)
 		imsgev_add(iev);
+	if (imsgbuf_queuelen(&iev->ibuf) >= PROC_BURST)
+		iev->burst = 1;
 	return (ret);
 }
 
@@ -429,6 +432,11 @@ imsgev_event(int fd, short event, void *arg)
 		if (errno != EPIPE && errno != ECONNRESET)
 			fatal("imsgbuf_write to %s", iev->channel->peer);
 		goto gone;
+	}
+	if (iev->burst && imsgbuf_queuelen(&iev->ibuf) == 0) {
+		/* A configuration's worth of messages out, freed. */
+		iev->burst = 0;
+		compat_heap_trim();
 	}
 	if ((event & EV_READ) && iev->room != NULL && !iev->room())
 		iev->paused = 1;

@@ -69,6 +69,7 @@ struct imsgev {
 	int				(*room)(void);	/* may it read? */
 	int				 paused;	/* not reading */
 	int				 eof;		/* nothing more comes */
+	int				 burst;		/* trim once written */
 	short				 events;
 };
 

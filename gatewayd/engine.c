@@ -425,6 +425,8 @@ engine_reconf_done(struct imsg *imsg, const void *data, void *arg)
 			    router_max_stanza(&s->s_route));
 	}
 	conn_flush_all();
+	/* The old tables and the messages of the new one are freed. */
+	compat_heap_trim();
 	if (imsgev_compose(&iev_parent, IMSG_RECONF_ACK, 0, -1, NULL, 0) == -1)
 		fatal("imsgev_compose");
 }
