@@ -97,6 +97,8 @@ IDLE_WAIT = param('BENCH_IDLE_WAIT', 0 if SHORT else 10, float)
 PAIRS = 4
 INFLIGHT = 16			# handshakes under way at once
 TALK = 4			# messages an idle component sends (loadgen)
+RATIO_MIN = 30			# issue 15: 4 pairs x 200 B, over Prosody
+IDLE_MAX_KIB = 4		# issue 15: whole-tree PSS an idle component
 RATES = (10000, 1000)		# latency: stanzas a second offered
 KEEP_UP = 0.95			# of the rate offered, delivered
 SHORT_STANZAS = 2000
@@ -431,6 +433,22 @@ def read_line(proc, timeout):
     return proc.stdout.readline() if ready else ''
 
 
+def slab_kb():
+    """The kernel's slab caches in use (/proc/slabinfo, root only), KiB:
+    sockets, their inodes and files, epoll's entries."""
+    try:
+        with open('/proc/slabinfo') as f:
+            lines = f.read().splitlines()[2:]
+    except OSError:
+        return None
+    total = 0
+    for line in lines:
+        v = line.split()
+        if len(v) > 3 and v[1].isdigit() and v[3].isdigit():
+            total += int(v[1]) * int(v[3])
+    return total / 1024.0
+
+
 def idle(server, n, wait):
     """n idle components, one at a time; the tree's PSS growth per
     component (bytes) wait seconds after the last handshake; then each
@@ -438,6 +456,7 @@ def idle(server, n, wait):
     the last is in, the growth again: two Runs."""
     time.sleep(0.5)		# the server settles after its start
     base = server.pss_kb()
+    slab0 = slab_kb()
     proc = subprocess.Popen([LOADGEN, '-I', '-c', '1', str(server.port),
                              str(n), SECRET], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -453,6 +472,7 @@ def idle(server, n, wait):
     done, hs_rate, errors = (int(x) for x in m.groups())
     time.sleep(wait)
     after = server.pss_kb()
+    slab1 = slab_kb()
     proc.stdin.write('talk\n')
     proc.stdin.flush()
     talk = read_line(proc, 60 + n * 0.01)
@@ -476,8 +496,11 @@ def idle(server, n, wait):
     elif base is None or after is None or again is None:
         problem = 'PSS cannot be read (/proc/PID/smaps_rollup)'
     per = None if problem else (after - base) * 1024.0 / n
+    kernel = None if problem or slab0 is None or slab1 is None else \
+        (slab1 - slab0) * 1024.0 / n
     first_run = Run(per, closed, errors + talked, problem,
-                    extra={'base': base, 'after': after, 'hs_rate': hs_rate})
+                    extra={'base': base, 'after': after, 'hs_rate': hs_rate,
+                           'kernel': kernel})
     if not problem and not mt:
         problem = 'the talk did not end: %s' % why(talk + out, err)
     per = None if problem else (again - base) * 1024.0 / n
@@ -595,6 +618,24 @@ def render(rows, header):
     return '\n'.join(header + lines) + '\n'
 
 
+def verdicts(tp, idle_row, idle_again):
+    """What issue 15 asks of gatewayd, said of this run's figures."""
+    out = []
+    g, p = tp.value('gatewayd'), tp.value('Prosody')
+    if g is not None and p:
+        out.append('4 pairs x 200 B: gatewayd %.1f times Prosody (at least '
+                   '%d asked): %s' % (g / p, RATIO_MIN, 'holds' if
+                                      g / p >= RATIO_MIN else 'FAILS'))
+    for row, what in ((idle_row, ''), (idle_again, ', after traffic')):
+        v = row.value('gatewayd')
+        if v is not None:
+            out.append('PSS per idle component%s, %s components: %.2f KiB '
+                       '(at most %d asked): %s' % (
+                           what, num(IDLE), v / 1024.0, IDLE_MAX_KIB,
+                           'holds' if v <= IDLE_MAX_KIB * 1024 else 'FAILS'))
+    return ''.join(line + '\n' for line in out)
+
+
 def machine():
     model = platform.processor() or 'unknown'
     try:
@@ -654,11 +695,14 @@ def full():
         v / 1024.0))
     idle_again = Row('the same after traffic, idle again',
                      lambda v: '%.2f KiB' % (v / 1024.0))
+    idle_kernel = Row('kernel slab a connection, both ends',
+                      lambda v: '%.2f KiB' % (v / 1024.0))
     idle_total = Row('PSS at start, %s configured' % num(IDLE),
                      lambda v: '%.1f MiB' % (v / 1024.0))
     idle_hs = Row('their handshakes/s, 1 in flight', num)
     rows = tp_rows + lat[RATES[0]] + lat[RATES[1]] + [hs_row]
-    all_rows = rows + [idle_row, idle_again, idle_total, idle_hs]
+    all_rows = rows + [idle_row, idle_again, idle_kernel, idle_total,
+                       idle_hs]
     for label, why in missing.items():
         if why:
             for r in all_rows:
@@ -703,12 +747,13 @@ def full():
 
     # Idle components: a fresh server each, one after the other.
     for x in make('idle', idle_names(IDLE)):
-        if not start(x, [idle_row, idle_again, idle_total, idle_hs],
-                     'with %d components' % IDLE):
+        if not start(x, [idle_row, idle_again, idle_kernel, idle_total,
+                         idle_hs], 'with %d components' % IDLE):
             continue
         run, again = idle(x, IDLE, IDLE_WAIT)
         idle_row.runs[x.label].append(run)
         idle_again.runs[x.label].append(again)
+        idle_kernel.runs[x.label].append(Run(run.extra.get('kernel')))
         idle_total.runs[x.label].append(Run(run.extra.get('base')))
         idle_hs.runs[x.label].append(Run(run.extra.get('hs_rate')))
         stops.append((x.label, x.stop_status()))
@@ -737,6 +782,7 @@ def full():
     header += ['Reproduce: %s (this run took %.0f s)' % (command(), took),
                '']
     text = render(all_rows, header)
+    text += verdicts(tp_rows[0], idle_row, idle_again)
     notes = [r.note() for r in all_rows if r.note()]
     bad_stops = ['%s: %s' % (label, w) for label, w in stops if w]
     if not notes:
