@@ -46,7 +46,7 @@
 #include "sandbox.h"
 #include "util.h"
 
-#define CONN_READ_SIZE	16384	/* also what a paused sender holds */
+#define CONN_READ_SIZE	32768	/* also what a paused sender holds */
 
 RB_HEAD(conn_tree, conn);
 
