@@ -22,7 +22,6 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
-#include <ctype.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
@@ -139,13 +138,16 @@ domain_normalize(char *name)
 			label = 0;
 			continue;
 		}
-		if (!isalnum((unsigned char)*p) && *p != '-')
-			return (-1);
+		/* ASCII by hand: ctype's calls cost on every stanza. */
+		if (*p >= 'A' && *p <= 'Z')
+			*p += 'a' - 'A';
 		if (*p == '-' && label == 0)
 			return (-1);
-		if (!isdigit((unsigned char)*p))
+		if (*p < '0' || *p > '9') {
+			if ((*p < 'a' || *p > 'z') && *p != '-')
+				return (-1);
 			alldigits = 0;
-		*p = tolower((unsigned char)*p);
+		}
 		if (++label > 63)
 			return (-1);
 	}
