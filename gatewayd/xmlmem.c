@@ -154,7 +154,7 @@ xm_chunk_new(void)
 	XM_POISON((char *)c + pagesz, size - pagesz);
 	c->free = XM_ALL;
 	c->kept = 0;
-	TAILQ_INSERT_TAIL(&chunks, c, entry);
+	TAILQ_INSERT_HEAD(&chunks, c, entry);
 	stats.chunks++;
 	nempty++;
 	return (c);
@@ -201,6 +201,11 @@ xm_pages_get(size_t n)
 	stats.pages_kept -= __builtin_popcountll(c->kept & m);
 	c->kept &= ~m;
 	stats.pages_used += n;
+	if (c->free == 0) {
+		/* Full: behind those that have room, which come first. */
+		TAILQ_REMOVE(&chunks, c, entry);
+		TAILQ_INSERT_TAIL(&chunks, c, entry);
+	}
 	return ((char *)c + (size_t)first * pagesz);
 }
 
@@ -218,6 +223,10 @@ xm_pages_put(void *p, size_t n)
 	if (first == 0 || (c->free & m) != 0)
 		fatalx("%s: pages not in use", __func__);
 	XM_POISON(p, n * pagesz);
+	if (c->free == 0) {
+		TAILQ_REMOVE(&chunks, c, entry);
+		TAILQ_INSERT_HEAD(&chunks, c, entry);
+	}
 	c->free |= m;
 	stats.pages_used -= n;
 	if (c->free == XM_ALL && nempty > 0) {

@@ -23,6 +23,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <err.h>
@@ -369,6 +370,28 @@ do_after_free(void)
 	p[0] = 'x';
 }
 
+/* With the address space used up, NULL: expat says it has no memory. */
+static void
+do_exhaust(void)
+{
+	struct rlimit	 rl;
+	struct xmlmem	*a, *prev;
+	int		 i;
+	rl.rlim_cur = rl.rlim_max = 256 * 1024 * 1024;
+	if (setrlimit(RLIMIT_AS, &rl) == -1)
+		_exit(3);
+	for (i = 0; i < 1000000; i++) {
+		if ((a = xmlmem_new()) == NULL)
+			_exit(0);
+		prev = xmlmem_enter(a);
+		if (xmlmem_malloc(i % 2 ? 100 : 30000) == NULL ||
+		    xmlmem_malloc(200000) == NULL)
+			_exit(0);
+		xmlmem_leave(prev);
+	}
+	_exit(2);
+}
+
 static void
 t_fatal(void)
 {
@@ -379,6 +402,9 @@ t_fatal(void)
 	check(dies(do_foreign), "a pointer not from an arena: fatal");
 	check(dies(do_unentered), "an allocation with no arena entered: "
 	    "fatal");
+#if !defined(__SANITIZE_ADDRESS__)
+	check(!dies(do_exhaust), "no memory left: NULL, no crash");
+#endif
 #if defined(__SANITIZE_ADDRESS__)
 	check(dies(do_overflow), "AddressSanitizer: a byte past a block is "
 	    "caught");
