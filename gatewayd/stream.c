@@ -442,6 +442,8 @@ stream_parse_condition(enum XML_Error code)
 	case XML_ERROR_UNKNOWN_ENCODING:
 	case XML_ERROR_INCORRECT_ENCODING:
 		return ("unsupported-encoding");
+	case XML_ERROR_NO_MEMORY:
+		return ("internal-server-error");	/* ours, not the peer's */
 	default:
 		return ("not-well-formed");
 	}
