@@ -187,13 +187,13 @@ class Prosody:
         # has run once the loop logs the connection of start's c2s
         # probe: a SIGHUP before would end it.
         self.p.start(timeout)
-        if not self.p.wait_log('Client connected', 10,
+        if not self.p.wait_log('Client connected', timeout,
                                self.p.start_mark):
             raise gw.Fail('Prosody\'s main loop did not run')
         self.p.log_level = 'warn'
         self.p.logpath = os.path.join(self.p.dir, 'prosody-warn.log')
         self.p.reload()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + timeout
         while not os.path.exists(self.p.logpath):
             if time.monotonic() > deadline or not self.p.alive():
                 raise gw.Fail('Prosody did not reload its logging '
