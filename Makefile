@@ -310,11 +310,11 @@ regress: regress-progs
 
 # gatewayd beside Debian's Prosody and Twisted Words' router (TEST_DEBS
 # packages), started by regress/bench/bench.py in a scratch directory,
-# the servers in turns for each measurement: one table, also in
-# $(OBJ)/bench/table.txt, in about 4.5 minutes.  BENCH_IDLE=10000 for
-# the memory bound of issue 15 (some 2 minutes more: Prosody takes that
-# long to start with 10,000 components); BENCH_ROUNDS (5), BENCH_SECS
-# (2), BENCH_LAT_SECS (3), BENCH_TWISTED=0 (without Twisted).
+# the servers in turns for each measurement, then 10,000 idle
+# components on each: one table, also in $(OBJ)/bench/table.txt, in
+# about 7 minutes (one of them Prosody starting with 10,000 components).
+# BENCH_ROUNDS (5), BENCH_SECS (2), BENCH_LAT_SECS (3), BENCH_IDLE
+# (10000), BENCH_IDLE_WAIT (10), BENCH_TWISTED=0 (without Twisted).
 bench: deps-test
 	@$(MAKE) --no-print-directory regress-progs
 	@OBJ=$(OBJ) /usr/bin/python3 regress/bench/bench.py
