@@ -39,6 +39,7 @@
 #include "log.h"
 #include "msg.h"
 #include "proc.h"
+#include "sandbox.h"
 #include "util.h"
 
 /*
@@ -450,7 +451,7 @@ authd_reconf_done(struct imsg *imsg, const void *data, void *arg)
 	authd_conf_free(running);
 	running = staged;
 	staged = NULL;
-	compat_heap_trim();		/* the old secrets' pages, zeroed */
+	compat_release_memory();		/* the old secrets' pages, zeroed */
 	log_info("%zu secrets for %zu components", running->nsecrets,
 	    running->ncomponents);
 	if (running->nupsecrets > 0)

@@ -45,25 +45,6 @@
 #define COMPAT_MADV_RELEASE	MADV_FREE
 #endif
 
-/*
- * After a burst of short-lived allocations (a configuration read, sent
- * or replaced): glibc's malloc keeps the free memory it got for them,
- * OpenBSD's gives pages back by itself.
- */
-#ifdef __GLIBC__
-#include <malloc.h>
-static inline void
-compat_heap_trim(void)
-{
-	malloc_trim(0);
-}
-#else
-static inline void
-compat_heap_trim(void)
-{
-}
-#endif
-
 #ifdef __linux__
 /* libbsd-overlay supplies strlcpy, freezero, setproctitle, sys/tree.h. */
 #include <stdlib.h>

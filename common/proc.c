@@ -436,7 +436,7 @@ imsgev_event(int fd, short event, void *arg)
 	if (iev->burst && imsgbuf_queuelen(&iev->ibuf) == 0) {
 		/* A configuration's worth of messages out, freed. */
 		iev->burst = 0;
-		compat_heap_trim();
+		compat_release_memory();
 	}
 	if ((event & EV_READ) && iev->room != NULL && !iev->room())
 		iev->paused = 1;

@@ -426,7 +426,7 @@ engine_reconf_done(struct imsg *imsg, const void *data, void *arg)
 	}
 	conn_flush_all();
 	/* The old tables and the messages of the new one are freed. */
-	compat_heap_trim();
+	compat_release_memory();
 	if (imsgev_compose(&iev_parent, IMSG_RECONF_ACK, 0, -1, NULL, 0) == -1)
 		fatal("imsgev_compose");
 }
@@ -474,6 +474,14 @@ session_continue(struct session *s)
 	session_sync(s);
 }
 
+/* Between stanzas, nothing kept, nobody waited for: it may rest. */
+static int
+session_may_rest(struct session *s)
+{
+	return (stream_can_rest(s->s_stream) && conn_kept(s->s_conn) == 0 &&
+	    !router_blocked(&s->s_route));
+}
+
 /*
  * authd's verdict.  A right secret binds the component's names before
  * the handshake is answered; a stream that may not have them is ended.
@@ -507,6 +515,13 @@ engine_auth_result(struct imsg *imsg, const void *data, void *arg)
 	/* After our <handshake/>: what was held for it while it was away. */
 	router_opened(&s->s_route);
 	session_continue(s);
+	/*
+	 * Most components say nothing for a while once in: the parser goes
+	 * now rather than after ENGINE_HIBERNATE, so that a storm of
+	 * reconnections does not hold thousands of parsers at once.
+	 */
+	if (session_may_rest(s))
+		stream_rest(st);
 }
 
 /* Whatever authd's answers queued goes out in one write each. */
@@ -856,8 +871,7 @@ engine_tick(int fd, short event, void *arg)
 		if (conn_queued(c) == 0 &&
 		    conn_idle_out(c) >= (time_t)global.idle_timeout)
 			stream_keepalive(s->s_stream);
-		if (stream_can_rest(s->s_stream) && conn_kept(c) == 0 &&
-		    !router_blocked(&s->s_route) &&
+		if (session_may_rest(s) &&
 		    conn_idle_in(c) >= ENGINE_HIBERNATE) {
 			stream_rest(s->s_stream);
 			released++;
