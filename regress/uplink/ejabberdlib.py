@@ -208,7 +208,7 @@ def yaml(value, indent=0):
 # ---------------------------------------------------------------------------
 # The server
 
-class Ejabberd:
+class Ejabberd(pl.ServerFiles):
     """
     A private ejabberd on 127.0.0.1: c2s, component and HTTP API ports
     chosen free, no s2s, no TLS, PLAIN allowed, accounts in Mnesia
@@ -510,30 +510,6 @@ class Ejabberd:
 
     # -- the log --
 
-    def log(self, since=0):
-        """The log text (of every run; from the byte offset since, a
-        mark())."""
-        try:
-            with open(self.logpath, 'rb') as f:
-                if since:
-                    f.seek(since)
-                return f.read().decode('utf-8', 'replace')
-        except OSError:
-            return ''
-
-    def out(self):
-        try:
-            with open(self.outpath, errors='replace') as f:
-                return f.read()
-        except OSError:
-            return ''
-
-    def mark(self):
-        try:
-            return os.path.getsize(self.logpath)
-        except OSError:
-            return 0
-
     def entries(self, since=0):
         """The log's entries (a line with its continuation lines:
         ejabberd logs a stanza over several), as (level, text)."""
@@ -570,13 +546,6 @@ class Ejabberd:
     def log_lines(self, text, since=0, level=None):
         return [t for lv, t in self.entries(since) if text in t and
                 (level is None or lv == level)]
-
-    def log_count(self, text, since=0):
-        return self.log(since).count(text)
-
-    def wait_log(self, text, timeout=TIMEOUT, since=0, count=1):
-        return pl._poll(lambda: self.log_count(text, since) >= count,
-                        timeout)
 
     def bounces(self, domain=None, since=0):
         """The log entries of stanzas for domain (or for any component's)

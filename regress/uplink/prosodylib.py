@@ -191,7 +191,48 @@ def listening(pid):
 # ---------------------------------------------------------------------------
 # The server
 
-class Prosody:
+class ServerFiles:
+    """What a server a test started leaves in its directory: its log
+    (logpath), read from a byte offset (mark) and polled, and what it
+    wrote on stdout and stderr (outpath).  Prosody's and ejabberd's."""
+
+    def log(self, since=0):
+        """The log text (of every run; from the byte offset since, a
+        mark())."""
+        try:
+            with open(self.logpath, 'rb') as f:
+                if since:
+                    f.seek(since)
+                return f.read().decode('utf-8', 'replace')
+        except OSError:
+            return ''
+
+    def out(self):
+        """What the server wrote on stdout and stderr (its warnings)."""
+        try:
+            with open(self.outpath, errors='replace') as f:
+                return f.read()
+        except OSError:
+            return ''
+
+    def mark(self):
+        """The log's current length: pass as since to count only what
+        comes after."""
+        try:
+            return os.path.getsize(self.logpath)
+        except OSError:
+            return 0
+
+    def log_count(self, text, since=0):
+        return self.log(since).count(text)
+
+    def wait_log(self, text, timeout=TIMEOUT, since=0, count=1):
+        """Polls the log until text is there count times (after since);
+        True if in time."""
+        return _poll(lambda: self.log_count(text, since) >= count, timeout)
+
+
+class Prosody(ServerFiles):
     """
     A private Prosody on 127.0.0.1: c2s and component ports chosen free,
     no s2s, no HTTP, no TLS, PLAIN allowed, accounts in plain text
@@ -429,44 +470,9 @@ class Prosody:
 
     # -- the log --
 
-    def log(self, since=0):
-        """The log text (of every run; from the byte offset since, a
-        mark())."""
-        try:
-            with open(self.logpath, 'rb') as f:
-                if since:
-                    f.seek(since)
-                return f.read().decode('utf-8', 'replace')
-        except OSError:
-            return ''
-
-    def out(self):
-        """What Prosody wrote on stdout and stderr (its warnings)."""
-        try:
-            with open(self.outpath, errors='replace') as f:
-                return f.read()
-        except OSError:
-            return ''
-
-    def mark(self):
-        """The log's current length: pass as since to count only what
-        comes after."""
-        try:
-            return os.path.getsize(self.logpath)
-        except OSError:
-            return 0
-
     def log_lines(self, text, since=0, level=None):
         return [ln for ln in self.log(since).splitlines() if text in ln and
                 (level is None or '\t%s\t' % level in ln)]
-
-    def log_count(self, text, since=0):
-        return self.log(since).count(text)
-
-    def wait_log(self, text, timeout=TIMEOUT, since=0, count=1):
-        """Polls the log until text is there count times (after since);
-        True if in time."""
-        return _poll(lambda: self.log_count(text, since) >= count, timeout)
 
     def bounces(self, domain=None, since=0):
         """The log lines of stanzas Prosody bounced because the component
