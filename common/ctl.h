@@ -31,7 +31,7 @@
 
 #include "msg.h"
 
-#define GW_CTL_VERSION		1
+#define GW_CTL_VERSION		2
 #define GW_CTL_ADDR_MAX		64	/* a numeric address and a scope */
 #define GW_CTL_LINE_MAX		GW_LINE_MAX
 
@@ -99,6 +99,8 @@ struct ctl_summary {
 	uint64_t		 takeovers;
 	uint64_t		 auth_failures;	/* handshakes refused */
 	uint64_t		 stalls;	/* streams ended, not reading */
+	uint64_t		 parsers;	/* streams not resting */
+	uint64_t		 parser_bytes;	/* their arenas' pages */
 };
 
 /* A configured component, connected or not; counters of all its streams. */

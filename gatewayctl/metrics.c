@@ -184,7 +184,13 @@ prom_global(FILE *fp, const struct ctl_summary *s)
 		    "Handshakes refused.", s->auth_failures },
 		{ "gatewayd_stalls_total", COUNTER,
 		    "Streams ended because their peer stopped reading.",
-		    s->stalls }
+		    s->stalls },
+		{ "gatewayd_parsers", GAUGE,
+		    "Streams holding an XML parser (the others rest).",
+		    s->parsers },
+		{ "gatewayd_parser_bytes", GAUGE,
+		    "Memory of the parsers, in their arenas' pages.",
+		    s->parser_bytes }
 	};
 	size_t	 i;
 

@@ -318,6 +318,8 @@ out_summary(FILE *fp, const struct ctl_summary *s)
 	kv_set(&kv[n++], "takeovers", "%" PRIu64, s->takeovers);
 	kv_set(&kv[n++], "auth failures", "%" PRIu64, s->auth_failures);
 	kv_set(&kv[n++], "stalls", "%" PRIu64, s->stalls);
+	kv_set(&kv[n++], "parsers", "%" PRIu64 " (%" PRIu64 " KiB)",
+	    s->parsers, s->parser_bytes / 1024);
 	kv_print(fp, kv, n);
 }
 
@@ -691,6 +693,8 @@ json_summary(struct json *j, const struct answer *a)
 	json_u64(j, "takeovers", s->takeovers);
 	json_u64(j, "auth_failures", s->auth_failures);
 	json_u64(j, "stalls", s->stalls);
+	json_u64(j, "parsers", s->parsers);
+	json_u64(j, "parser_bytes", s->parser_bytes);
 	json_close(j, '}');
 }
 

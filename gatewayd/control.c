@@ -49,6 +49,7 @@
 #include "router.h"
 #include "uplink.h"
 #include "util.h"
+#include "xmlmem.h"
 
 #define CONTROL_CONN_MAX	8	/* at once; each is an administrator */
 #define CONTROL_SOCK_MAX	4
@@ -132,6 +133,7 @@ control_fill_summary(struct ctl_summary *sum)
 {
 	const struct router_stats	*rs = router_stats();
 	const struct conn_stats		*cs = conn_totals();
+	struct xmlmem_stats		 xs;
 	size_t				 bound;
 
 	*sum = *engine_counts;
@@ -154,6 +156,9 @@ control_fill_summary(struct ctl_summary *sum)
 	sum->bounce_timeout = rs->bounce_timeout;
 	sum->takeovers = rs->takeovers;
 	sum->stalls = rs->stalls;
+	xmlmem_get_stats(&xs);
+	sum->parsers = xs.arenas;
+	sum->parser_bytes = (uint64_t)xs.pages_used * xs.page_size;
 }
 
 /* To the parent or authd, for control connection id: -1 if it is gone. */

@@ -439,6 +439,7 @@ void
 xmlmem_get_stats(struct xmlmem_stats *s)
 {
 	*s = stats;
+	s->page_size = pagesz != 0 ? pagesz : (size_t)sysconf(_SC_PAGESIZE);
 }
 
 void *

@@ -31,6 +31,7 @@ struct xmlmem_stats {
 	size_t	pages_kept;	/* free and still touched */
 	size_t	chunks;		/* mapped, of XMLMEM_CHUNK_PAGES each */
 	size_t	mapped;		/* large blocks mapped alone */
+	size_t	page_size;
 };
 
 #define XMLMEM_CHUNK_PAGES	64

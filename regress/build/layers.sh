@@ -71,7 +71,7 @@ allowed = {
     'stream': {'splice', 'stream_text', 'xmlmem'},
     'bounce': set(), 'hold': {'outq'},
     'router': {'conn', 'bounce', 'hold', 'outq'},
-    'control': {'conn', 'listener', 'router', 'uplink'},
+    'control': {'conn', 'listener', 'router', 'uplink', 'xmlmem'},
     'uplink': set(),
     'engine': {'conn', 'listener', 'stream', 'stream_text', 'router',
                'control', 'uplink'},

@@ -66,10 +66,14 @@ sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$dir/out" "$1" 2>/dev/null
 }
 why() { echo "exit $rc: $(cat "$dir/out" "$dir/err" "$dir/fake.log")"; }
 
+# The protocol's version, which every request carries as its peerid.
+V=$(sed -n 's/^#define GW_CTL_VERSION[[:space:]]*\([0-9][0-9]*\).*/\1/p' \
+    "$TOP/common/ctl.h")
+
 # -- Answers as the engine gives them.
 
 ctl good show summary
-if [ $rc -eq 0 ] && asked "request 100 size 0 peerid 1" &&
+if [ $rc -eq 0 ] && asked "request 100 size 0 peerid $V" &&
     out_has "uptime:                          1d 2h 3m 4s (93784 seconds)" &&
     out_has "bounces remote-server-timeout:   3" && [ ! -s "$dir/err" ]; then
 	ok "gatewayctl client: show summary"
@@ -86,7 +90,7 @@ else
 fi
 
 ctl good show components
-if [ $rc -eq 0 ] && asked "request 101 size 0 peerid 1" &&
+if [ $rc -eq 0 ] && asked "request 101 size 0 peerid $V" &&
     [ "$(wc -l < "$dir/out")" -eq 3 ] && out_has "Domain  " &&
     out_has "chat.example.org,muc.example.org" &&
     grep -q '^xmpp\.example\.net  -  ' "$dir/out"; then
@@ -107,7 +111,7 @@ fi
 
 ctl good show component irc.example.org
 if [ $rc -eq 0 ] &&
-    asked "request 102 size 256 peerid 1 name irc.example.org" &&
+    asked "request 102 size 256 peerid $V name irc.example.org" &&
     out_has "domain:      irc.example.org" &&
     out_has "aliases:     chat.example.org,muc.example.org"; then
 	ok "gatewayctl client: show component"
@@ -134,7 +138,7 @@ else
 fi
 
 ctl good show listeners
-if [ $rc -eq 0 ] && asked "request 103 size 0 peerid 1" &&
+if [ $rc -eq 0 ] && asked "request 103 size 0 peerid $V" &&
     [ "$(sed -n 3p "$dir/out")" = "::1        5348        20  yes" ]; then
 	ok "gatewayctl client: show listeners"
 else
@@ -142,7 +146,7 @@ else
 fi
 
 ctl good show upstreams
-if [ $rc -eq 0 ] && asked "request 107 size 0 peerid 1" &&
+if [ $rc -eq 0 ] && asked "request 107 size 0 peerid $V" &&
     [ "$(wc -l < "$dir/out")" -eq 3 ] && out_has "Upstream  " &&
     grep -q '^irc\.example\.org   xmpp       up       2023-11-14T' \
     "$dir/out" &&
@@ -169,10 +173,10 @@ fi
 ctl good show metrics
 up='gatewayd_upstream_up{component="irc.example.org",upstream="xmpp"}'
 if [ $rc -eq 0 ] && [ "$(grep -c '^request' "$dir/fake.log")" -eq 4 ] &&
-    asked "request 100 size 0 peerid 1" &&
-    asked "request 101 size 0 peerid 1" &&
-    asked "request 103 size 0 peerid 1" &&
-    asked "request 107 size 0 peerid 1" &&
+    asked "request 100 size 0 peerid $V" &&
+    asked "request 101 size 0 peerid $V" &&
+    asked "request 103 size 0 peerid $V" &&
+    asked "request 107 size 0 peerid $V" &&
     out_has 'gatewayd_listener_paused{address="::1",port="5348"} 1' &&
     out_has 'gatewayd_component_connected{component="xmpp.example.net"} 0' &&
     out_has "$up 1"
@@ -199,7 +203,7 @@ else
 fi
 
 ctl good reload
-if [ $rc -eq 0 ] && asked "request 104 size 0 peerid 1" &&
+if [ $rc -eq 0 ] && asked "request 104 size 0 peerid $V" &&
     [ "$(cat "$dir/out")" = reloaded ] && [ ! -s "$dir/err" ]; then
 	ok "gatewayctl client: reload"
 else
@@ -229,7 +233,7 @@ fi
 
 ctl good kick irc.example.org
 if [ $rc -eq 0 ] &&
-    asked "request 105 size 256 peerid 1 name irc.example.org" &&
+    asked "request 105 size 256 peerid $V name irc.example.org" &&
     [ "$(cat "$dir/out")" = "kicked irc.example.org" ]; then
 	ok "gatewayctl client: kick"
 else
@@ -237,7 +241,7 @@ else
 fi
 
 ctl good log verbose
-if [ $rc -eq 0 ] && asked "request 106 size 4 peerid 1 verbose 1" &&
+if [ $rc -eq 0 ] && asked "request 106 size 4 peerid $V verbose 1" &&
     [ ! -s "$dir/out" ]; then
 	ok "gatewayctl client: log verbose"
 else
@@ -245,7 +249,7 @@ else
 fi
 
 ctl good -j log brief
-if [ $rc -eq 0 ] && asked "request 106 size 4 peerid 1 verbose 0" &&
+if [ $rc -eq 0 ] && asked "request 106 size 4 peerid $V verbose 0" &&
     json 'd == {"command": "log brief", "status": 0, "message": ""}'; then
 	ok "gatewayctl client: -j log brief"
 else
@@ -267,7 +271,7 @@ malformed() {
 }
 
 malformed "an answer too short" short \
-    "to show summary: a summary message of 164 bytes, not 168" \
+    "to show summary: a summary message of 180 bytes, not 184" \
     show summary
 malformed "an answer too long" long \
     "malformed answer to reload: an end message of 261 bytes, not 260" reload

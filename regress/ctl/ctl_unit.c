@@ -131,6 +131,8 @@ fixtures(void)
 	summary.takeovers = 2;
 	summary.auth_failures = 7;
 	summary.stalls = 1;
+	summary.parsers = 2;
+	summary.parser_bytes = 24576;
 
 	memset(comps, 0, sizeof(comps));
 	c = &comps[0].c;
@@ -303,7 +305,8 @@ t_summary(void)
 	    "bounces remote-server-timeout:   3\n"
 	    "takeovers:                       2\n"
 	    "auth failures:                   7\n"
-	    "stalls:                          1\n");
+	    "stalls:                          1\n"
+	    "parsers:                         2 (24 KiB)\n");
 	free(got);
 	return (rv);
 }

@@ -10,12 +10,14 @@ answer; the socket is root's, mode 0660, and goes when the daemon does.
 
 import json
 import os
+import re
 import shutil
 import socket
 import stat
 import struct
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -27,6 +29,9 @@ SECRETS = {A: gw.new_secret('a'), B: gw.new_secret('b'),
            NEW: gw.new_secret('new')}
 GATEWAYCTL = os.path.join(os.path.dirname(gw.GATEWAYD), 'gatewayctl')
 NS = gw.NS_COMPONENT
+# The control protocol's version, every request's peerid (common/ctl.h).
+CTL_VERSION = int(re.search(r'#define GW_CTL_VERSION\s+([0-9]+)', open(
+    os.path.join(gw.TOP, 'common', 'ctl.h')).read()).group(1))
 answers = []		# everything gatewayctl printed, searched for secrets
 
 
@@ -74,6 +79,42 @@ def test_summary(d, st):
            'times: %r' % s)
     for key in ('authenticated', 'stanzas'):
         expect(key in out, 'no %s in the table: %s' % (key, out))
+
+
+def summary_parsers(d):
+    rc, doc = ctl_json(d, 'show', 'summary')
+    s = doc.get('summary') or {}
+    return s.get('parsers'), s.get('parser_bytes')
+
+
+def wait_parsers(d, want, timeout=12):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = summary_parsers(d)
+        if got[0] == want or time.monotonic() > deadline:
+            return got
+        time.sleep(0.1)
+
+
+def test_parsers(d, st):
+    """Streams between stanzas rest and hold no parser; one that is
+    mid-header holds one, with its arena's pages."""
+    n, size = wait_parsers(d, 0)
+    expect(n == 0 and size == 0, 'resting streams: %r parsers, %r bytes' % (
+        n, size))
+    c = d.connect()
+    c.send("<?xml version='1.0'?><stream:stream xmlns='%s' "
+           "xmlns:stream='%s' to='%s'>" % (NS, gw.NS_STREAMS, A))
+    c.read_header()
+    n, size = wait_parsers(d, 1)
+    expect(n == 1 and size >= 4096, 'a stream in its handshake: %r '
+           'parsers, %r bytes' % (n, size))
+    rc, out, err = ctl(d, 'show', 'summary')
+    expect('parsers:' in out and ' KiB)' in out, 'the table: %s' % out)
+    c.close()
+    n, size = wait_parsers(d, 0)
+    expect(n == 0 and size == 0, 'after it closed: %r parsers, %r bytes' % (
+        n, size))
 
 
 def test_components(d, st):
@@ -228,7 +269,8 @@ def test_malformed(d, st):
     for request in (100, 107):
         s = socket.socket(socket.AF_UNIX)
         s.connect(d.ctlpath)
-        s.sendall(struct.pack('=IIII', request, 16 + 4, 1, 0) + b'junk')
+        s.sendall(struct.pack('=IIII', request, 16 + 4, CTL_VERSION, 0) +
+                  b'junk')
         s.settimeout(5)
         data = b''
         while True:
@@ -276,6 +318,8 @@ def main():
     st['b'] = d.connect().authenticate(SECRETS[B], B)
     P = 'control: '
     run(P + 'show summary counts streams and stanzas', test_summary, d, st)
+    run(P + 'show summary counts the parsers: none while streams rest',
+        test_parsers, d, st)
     run(P + 'show components and show component, table and JSON',
         test_components, d, st)
     run(P + 'show listeners', test_listeners, d, st)

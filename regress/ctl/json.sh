@@ -51,7 +51,7 @@ SUMMARY = ['started', 'uptime', 'connections', 'unauthenticated',
            'stanzas_in_rate', 'stanzas_out_rate', 'bytes_in', 'bytes_out',
            'bytes_unacked', 'bounces', 'bounce_malformed',
            'bounce_not_found', 'bounce_timeout', 'takeovers',
-           'auth_failures', 'stalls']
+           'auth_failures', 'stalls', 'parsers', 'parser_bytes']
 COMPONENT = ['domain', 'aliases', 'connected', 'peer', 'since',
              'stanzas_in', 'stanzas_out', 'bytes_in', 'bytes_out', 'queued',
              'stalls', 'takeovers', 'bounces', 'streams']
