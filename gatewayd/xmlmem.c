@@ -28,12 +28,12 @@
  *
  * Pages come from chunks of XMLMEM_CHUNK_PAGES, aligned to their size,
  * whose first page holds a bitmap of the rest.  An arena carves blocks
- * of a few size classes out of its pages and keeps those freed for the
- * same class; a block too large for a class gets a run of pages of its
- * own (mapped alone past XM_MAX_RUN).  Every block has a header: its
- * arena, so that freeing and growing need no arena entered, and a magic
- * number, so that a foreign or twice freed pointer is fatal rather than
- * corruption.
+ * of size classes out of the first of its pages with room and keeps
+ * those freed for the same class; a block too large for a class gets a
+ * run of pages of its own (mapped alone past XM_MAX_RUN).  Every block
+ * has a header: its arena, so that freeing and growing need no arena
+ * entered, and a magic number, so that a foreign or twice freed pointer
+ * is fatal rather than corruption.
  *
  * Expat's memory functions take no argument: the arena a new block
  * comes from is the one entered around each call into expat that may
@@ -94,21 +94,36 @@ struct xm_large {
 _Static_assert(sizeof(struct xm_block) == 16, "a block's header is 16 bytes");
 _Static_assert(sizeof(struct xm_large) <= XM_LARGE_HDR, "XM_LARGE_HDR");
 
+/* At the start of each page an arena carves blocks from. */
+struct xm_page {
+	struct xm_page		*next;
+	uint32_t		 used;	/* bytes from the page's start */
+	uint32_t		 pad;
+};
+#define XM_FIT_PAGES	8	/* the newest, tried for room in turn */
+
+/* In its first page, whose header it begins with. */
 struct xmlmem {
-	void			*pages;	/* the others, linked by first word */
+	struct xm_page		 page;
+	struct xm_page		*pages;	/* the newest first, this one last */
 	LIST_HEAD(, xm_large)	 large;
-	char			*cur;	/* carving the last page */
-	char			*end;
-	struct xm_block		*dead[13];
+	struct xm_block		*dead[23];
 	size_t			 npages;
 };
 
-/* Sizes of the classes, the header included. */
+/*
+ * Sizes of the classes, the header included: expat asks for powers of
+ * two (and 1036, its string pools' blocks), so a power and a header
+ * fit one class, its 2 KB input buffer too.
+ */
 static const uint32_t xm_class[] = {
-	32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048
+	32, 48, 64, 80, 96, 112, 128, 144, 192, 224, 272, 320, 384, 448, 528,
+	640, 768, 896, 1056, 1280, 1536, 1792, 2064
 };
 #define XM_NCLASS	(sizeof(xm_class) / sizeof(xm_class[0]))
-#define XM_SMALL_MAX	(2048 - sizeof(struct xm_block))
+#define XM_SMALL_MAX	(2064 - sizeof(struct xm_block))
+_Static_assert(sizeof(((struct xmlmem *)0)->dead) / sizeof(void *) ==
+    XM_NCLASS, "a dead list a class");
 
 struct xm_chunk {
 	TAILQ_ENTRY(xm_chunk)	 entry;
@@ -326,8 +341,8 @@ static void *
 xm_alloc(struct xmlmem *a, size_t len)
 {
 	struct xm_block	*b;
-	size_t		 k;
-	char		*page;
+	struct xm_page	*pg;
+	size_t		 k, tried = 0;
 
 	if (len == 0)
 		len = 1;
@@ -338,19 +353,22 @@ xm_alloc(struct xmlmem *a, size_t len)
 		a->dead[k] = b->link;
 		return (xm_block_live(b, a, k, len));
 	}
-	if ((size_t)(a->end - a->cur) < xm_class[k]) {
-		/* The rest of the last page is left; a new one, linked. */
-		if ((page = xm_pages_get(1)) == NULL)
+	/* The first of the newest pages with room: few pages stay half full. */
+	for (pg = a->pages; pg != NULL && tried < XM_FIT_PAGES;
+	    pg = pg->next, tried++)
+		if (pagesz - pg->used >= xm_class[k])
+			break;
+	if (pg == NULL || tried == XM_FIT_PAGES) {
+		if ((pg = xm_pages_get(1)) == NULL)
 			return (NULL);
-		XM_UNPOISON(page, sizeof(void *));
-		*(void **)page = a->pages;
-		a->pages = page;
+		XM_UNPOISON(pg, sizeof(*pg));
+		pg->next = a->pages;
+		pg->used = sizeof(*pg);
+		a->pages = pg;
 		a->npages++;
-		a->cur = page + 16;
-		a->end = page + pagesz;
 	}
-	b = (struct xm_block *)a->cur;
-	a->cur += xm_class[k];
+	b = (struct xm_block *)((char *)pg + pg->used);
+	pg->used += xm_class[k];
 	XM_UNPOISON(b, sizeof(*b));
 	return (xm_block_live(b, a, k, len));
 }
@@ -385,8 +403,8 @@ xmlmem_new(void)
 	a = (struct xmlmem *)page;
 	memset(a, 0, sizeof(*a));
 	LIST_INIT(&a->large);
-	a->cur = page + ((sizeof(*a) + 15) & ~(size_t)15);
-	a->end = page + pagesz;
+	a->page.used = (sizeof(*a) + 15) & ~(uint32_t)15;
+	a->pages = &a->page;
 	a->npages = 1;
 	stats.arenas++;
 	return (a);
@@ -397,7 +415,7 @@ void
 xmlmem_free(struct xmlmem *a)
 {
 	struct xm_large	*l;
-	void		*page, *next;
+	struct xm_page	*pg, *next;
 
 	if (a == NULL)
 		return;
@@ -405,9 +423,10 @@ xmlmem_free(struct xmlmem *a)
 		fatalx("%s: the arena in use", __func__);
 	while ((l = LIST_FIRST(&a->large)) != NULL)
 		xm_free_large(l);
-	for (page = a->pages; page != NULL; page = next) {
-		next = *(void **)page;
-		xm_pages_put(page, 1);
+	/* The others first: the first page holds the arena. */
+	for (pg = a->pages; pg != &a->page; pg = next) {
+		next = pg->next;
+		xm_pages_put(pg, 1);
 	}
 	stats.arenas--;
 	xm_pages_put(a, 1);
