@@ -333,6 +333,8 @@ xm_free_large(struct xm_large *l)
 	else {
 		stats.mapped--;
 		stats.pages_used -= l->npages;
+		/* What maps these addresses next must not find them poisoned. */
+		XM_UNPOISON(l, l->npages * pagesz);
 		munmap(l, l->npages * pagesz);
 	}
 }
