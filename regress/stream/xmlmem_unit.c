@@ -23,6 +23,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -392,6 +393,26 @@ do_exhaust(void)
 	_exit(2);
 }
 
+/* A block mapped alone, shrunk, freed: the next mapping there is clean. */
+static void
+do_remap(void)
+{
+	struct xmlmem	*a = xmlmem_new(), *prev;
+	char		*p, *q;
+	size_t		 len = 200000;
+
+	prev = xmlmem_enter(a);
+	p = xmlmem_malloc(len);
+	p = xmlmem_realloc(p, 10);
+	xmlmem_release(p);
+	xmlmem_leave(prev);
+	q = mmap(NULL, len + 4096, PROT_READ | PROT_WRITE, MAP_ANON |
+	    MAP_PRIVATE, -1, 0);
+	if (q == MAP_FAILED)
+		_exit(3);
+	memset(q, 'x', len + 4096);
+}
+
 static void
 t_fatal(void)
 {
@@ -408,6 +429,8 @@ t_fatal(void)
 	(void)do_exhaust;	/* its shadow needs more than the limit */
 #endif
 #if defined(__SANITIZE_ADDRESS__)
+	check(!dies(do_remap), "AddressSanitizer: pages unmapped leave no "
+	    "poison behind");
 	check(dies(do_overflow), "AddressSanitizer: a byte past a block is "
 	    "caught");
 	check(dies(do_after_free), "AddressSanitizer: a block used after it "
@@ -415,6 +438,7 @@ t_fatal(void)
 #else
 	(void)do_overflow;
 	(void)do_after_free;
+	(void)do_remap;
 	printf("skip - xmlmem unit: overflow and use after free: not built "
 	    "with AddressSanitizer\n");
 #endif
