@@ -87,6 +87,7 @@
 #include "log.h"
 #include "stream.h"
 #include "xml.h"
+#include "xmlmem.h"
 
 #define IRC		"irc.example.org"
 #define STREAMID	"0123456789abcdef0123456789abcdef"
@@ -1116,6 +1117,24 @@ compare(const struct run *a, const struct run *b)
 		    b->closing, y->cond);
 }
 
+/*
+ * Every stream freed: no parser's arena left, no page in use, and no
+ * more free pages kept touched than xmlmem keeps (LeakSanitizer does
+ * not see the arenas, which are mapped, not allocated).
+ */
+static void
+arenas_check(void)
+{
+	struct xmlmem_stats	st;
+
+	xmlmem_get_stats(&st);
+	if (st.arenas != 0 || st.pages_used != 0 || st.mapped != 0 ||
+	    st.pages_kept > XMLMEM_KEEP)
+		breach("after the run: %zu arenas, %zu pages in use, %zu "
+		    "mapped, %zu kept", st.arenas, st.pages_used, st.mapped,
+		    st.pages_kept);
+}
+
 #ifdef __GLIBC__
 /* The log to nowhere, but what a fatal says before the exit. */
 static ssize_t
@@ -1179,5 +1198,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		run_free(&whole);
 	}
 	run_free(&mixed);
+	arenas_check();
 	return (0);
 }
