@@ -208,7 +208,7 @@ def yaml(value, indent=0):
 # ---------------------------------------------------------------------------
 # The server
 
-class Ejabberd(pl.ServerFiles):
+class Ejabberd(pl.Server):
     """
     A private ejabberd on 127.0.0.1: c2s, component and HTTP API ports
     chosen free, no s2s, no TLS, PLAIN allowed, accounts in Mnesia
@@ -255,15 +255,6 @@ class Ejabberd(pl.ServerFiles):
         self._syncs = 0
 
     # -- names --
-
-    def jid(self, user='alice'):
-        return '%s@%s' % (user, self.host)
-
-    def secret(self, domain):
-        for d, s, _ in self.components:
-            if d == domain:
-                return s
-        raise KeyError(domain)
 
     # -- configuration --
 
@@ -452,13 +443,6 @@ class Ejabberd(pl.ServerFiles):
         more = self.out().strip().splitlines()[-4:] if out else []
         return ' | '.join(lines[-n:] + [m[:300] for m in more])
 
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    @property
-    def pid(self):
-        return self.proc.pid if self.alive() else None
-
     def _group_left(self):
         """Kills what is left of the process group of the last start (the
         VM's port programs: erl_child_setup, inet_gethost, memsup)."""
@@ -560,9 +544,6 @@ class Ejabberd(pl.ServerFiles):
         return [t for _, t in self.entries(since)
                 if any(m in t for m in marks)]
 
-    def bounce_count(self, domain=None, since=0):
-        return len(self.bounces(domain, since))
-
     def wait_bounces(self, count, domain=None, since=0, timeout=TIMEOUT):
         """Polls until count bounces are logged; True if in time."""
         return pl._poll(lambda: len(self._bounces(domain, since)) >= count,
@@ -584,9 +565,6 @@ class Ejabberd(pl.ServerFiles):
         component (after which it refuses what comes for it)."""
         return self.wait_log(DOWN % domain, timeout, since)
 
-    def listening(self):
-        return pl.listening(self.proc.pid) if self.alive() else []
-
     def problems(self, since=0, allow=()):
         """The log's error, warning and critical entries, but those of
         this setup and those with a text of allow."""
@@ -597,13 +575,3 @@ class Ejabberd(pl.ServerFiles):
                           'emergency') and
                 not any(h in t for h in harmless)]
 
-    # -- peers --
-
-    def client(self, user='alice', **kw):
-        c = Client(self.jid(user), self.users[user], self.c2s_port, **kw)
-        return c.start()
-
-    def component(self, domain, **kw):
-        c = Component(domain, self.secret(domain), self.component_port,
-                      **kw)
-        return c.start()

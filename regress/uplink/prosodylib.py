@@ -191,10 +191,46 @@ def listening(pid):
 # ---------------------------------------------------------------------------
 # The server
 
-class ServerFiles:
-    """What a server a test started leaves in its directory: its log
-    (logpath), read from a byte offset (mark) and polled, and what it
-    wrote on stdout and stderr (outpath).  Prosody's and ejabberd's."""
+class Server:
+    """What Prosody's and ejabberd's harnesses share: the names
+    (components, users, host), the process (proc), the peers that
+    connect to it (c2s_port, component_port), its log (logpath), read
+    from a byte offset (mark) and polled, and what it wrote on stdout
+    and stderr (outpath)."""
+
+    def jid(self, user='alice'):
+        return '%s@%s' % (user, self.host)
+
+    def secret(self, domain):
+        for d, s, _ in self.components:
+            if d == domain:
+                return s
+        raise KeyError(domain)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.alive() else None
+
+    def listening(self):
+        """The (address, port) pairs the server listens on (TCP)."""
+        return listening(self.proc.pid) if self.alive() else []
+
+    def client(self, user='alice', **kw):
+        """A Client of user, logged in (see Client)."""
+        c = Client(self.jid(user), self.users[user], self.c2s_port, **kw)
+        return c.start()
+
+    def component(self, domain, **kw):
+        """A Component connected directly to the server."""
+        c = Component(domain, self.secret(domain), self.component_port,
+                      **kw)
+        return c.start()
+
+    def bounce_count(self, domain=None, since=0):
+        return len(self.bounces(domain, since))
 
     def log(self, since=0):
         """The log text (of every run; from the byte offset since, a
@@ -232,7 +268,7 @@ class ServerFiles:
         return _poll(lambda: self.log_count(text, since) >= count, timeout)
 
 
-class Prosody(ServerFiles):
+class Prosody(Server):
     """
     A private Prosody on 127.0.0.1: c2s and component ports chosen free,
     no s2s, no HTTP, no TLS, PLAIN allowed, accounts in plain text
@@ -275,15 +311,6 @@ class Prosody(ServerFiles):
         self._users_made = set()
 
     # -- names --
-
-    def jid(self, user='alice'):
-        return '%s@%s' % (user, self.host)
-
-    def secret(self, domain):
-        for d, s, _ in self.components:
-            if d == domain:
-                return s
-        raise KeyError(domain)
 
     # -- configuration --
 
@@ -419,13 +446,6 @@ class Prosody(ServerFiles):
         more = self.out().strip().splitlines()[-4:] if out else []
         return ' | '.join(lines[-n:] + more)
 
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    @property
-    def pid(self):
-        return self.proc.pid if self.alive() else None
-
     def stop(self, timeout=10):
         """SIGTERM (Prosody closes its streams, system-shutdown) and waits
         for the exit; returns its status (None: killed after timeout)."""
@@ -481,9 +501,6 @@ class Prosody(ServerFiles):
         return [ln for ln in self.log(since).splitlines()
                 if BOUNCE in ln and logger in ln]
 
-    def bounce_count(self, domain=None, since=0):
-        return len(self.bounces(domain, since))
-
     def wait_bounces(self, count, domain=None, since=0, timeout=TIMEOUT):
         """Polls until count bounces are logged; True if in time."""
         return _poll(lambda: self.bounce_count(domain, since) >= count,
@@ -506,10 +523,6 @@ class Prosody(ServerFiles):
         component (after which it bounces); True if in time."""
         return self.wait_log(DOWN % domain, timeout, since)
 
-    def listening(self):
-        """The (address, port) pairs Prosody listens on (TCP)."""
-        return listening(self.proc.pid) if self.alive() else []
-
     def problems(self, since=0, allow=()):
         """The log's error and warn lines, but bounces, signals, those
         of this setup (no certificates, no TLS) and those with a text of
@@ -521,18 +534,6 @@ class Prosody(ServerFiles):
                 if ('\terror\t' in ln or '\twarn\t' in ln) and
                 not any(h in ln for h in harmless)]
 
-    # -- peers --
-
-    def client(self, user='alice', **kw):
-        """A Client of user, logged in (see Client)."""
-        c = Client(self.jid(user), self.users[user], self.c2s_port, **kw)
-        return c.start()
-
-    def component(self, domain, **kw):
-        """A Component connected directly to this Prosody."""
-        c = Component(domain, self.secret(domain), self.component_port,
-                      **kw)
-        return c.start()
 
 
 def _poll(cond, timeout):
