@@ -270,18 +270,12 @@ chance(struct run *r, uint32_t n)
 	return (!r->plain && rnd(r) % n == 0);
 }
 
-/* [local@]domain[/resource]: is domain want, in any case, maybe a dot? */
+/* d[0..len) as domain_normalize has it: in any case, maybe a dot. */
 static int
-jid_domain_is(const char *jid, const char *want)
+domain_is_n(const char *d, size_t len, const char *want)
 {
-	const char	*slash, *at, *d;
-	size_t		 len, i;
+	size_t	i;
 
-	if ((slash = strchr(jid, '/')) == NULL)
-		slash = jid + strlen(jid);
-	at = memchr(jid, '@', slash - jid);
-	d = at != NULL ? at + 1 : jid;
-	len = slash - d;
 	if (len > 0 && d[len - 1] == '.')
 		len--;
 	if (len != strlen(want))
@@ -290,6 +284,19 @@ jid_domain_is(const char *jid, const char *want)
 		if (tolower((unsigned char)d[i]) != want[i])
 			return (0);
 	return (1);
+}
+
+/* [local@]domain[/resource]: is domain want? */
+static int
+jid_domain_is(const char *jid, const char *want)
+{
+	const char	*slash, *at, *d;
+
+	if ((slash = strchr(jid, '/')) == NULL)
+		slash = jid + strlen(jid);
+	at = memchr(jid, '@', slash - jid);
+	d = at != NULL ? at + 1 : jid;
+	return (domain_is_n(d, slash - d, want));
 }
 
 static void
@@ -666,20 +673,10 @@ hdr_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 	XML_StopParser(h->p, XML_FALSE);
 }
 
-/* Ours, as domain_normalize has it: in any case, maybe a dot. */
 static int
 domain_is(const char *d, const char *want)
 {
-	size_t	len = strlen(d), i;
-
-	if (len > 0 && d[len - 1] == '.')
-		len--;
-	if (len != strlen(want))
-		return (0);
-	for (i = 0; i < len; i++)
-		if (tolower((unsigned char)d[i]) != want[i])
-			return (0);
-	return (1);
+	return (domain_is_n(d, strlen(d), want));
 }
 
 /* server_id's id is the header's, and the header is from us if at all. */
