@@ -283,6 +283,9 @@ DEFAULT_COMPONENTS = [
 class Daemon:
     """gatewayd -dv in the foreground, its log in SCRATCH/NAME.log."""
 
+    binary = None		# the program, if not GATEWAYD
+    flags = '-dv'
+
     def __init__(self, name, secrets, lines=(), components=None,
                  ipv6=None, nofile=None):
         self.name = name
@@ -324,8 +327,9 @@ class Daemon:
 
     def start(self, timeout=10, retried=False):
         """Starts the daemon; raises Fail unless it listens in time."""
-        if not os.access(GATEWAYD, os.X_OK):
-            raise Fail('%s not built (run make)' % GATEWAYD)
+        exe = self.binary or GATEWAYD
+        if not os.access(exe, os.X_OK):
+            raise Fail('%s not built (run make)' % exe)
         ensure_user()
         if not os.path.isdir(self.dir):
             d = scratch()
@@ -336,7 +340,7 @@ class Daemon:
         self.port = free_port(self.ipv6)
         self.write_config()
         log = open(self.logpath, 'w')
-        self.proc = subprocess.Popen([GATEWAYD, '-dv', '-f', self.confpath],
+        self.proc = subprocess.Popen([exe, self.flags, '-f', self.confpath],
                                      stdin=subprocess.DEVNULL, stdout=log,
                                      stderr=subprocess.STDOUT,
                                      preexec_fn=self._limits)

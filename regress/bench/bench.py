@@ -126,6 +126,8 @@ class Gatewayd(gw.Daemon):
     too), the components given, each with SECRET."""
 
     label = 'gatewayd'
+    binary = GATEWAYD
+    flags = '-d'
 
     def __init__(self, name, domains):
         gw.Daemon.__init__(self, name, [(d, SECRET) for d in domains], [
@@ -133,31 +135,8 @@ class Gatewayd(gw.Daemon):
             'max unauthenticated 256 per address 256',
         ], ['component "%s"' % d for d in domains], ipv6=False)
 
-    def start(self, timeout=30, retried=False):
-        if not os.access(GATEWAYD, os.X_OK):
-            raise gw.Fail('%s not built (run make)' % GATEWAYD)
-        gw.ensure_user()
-        self.port = gw.free_port(False)
-        self.write_config()
-        log = open(self.logpath, 'w')
-        self.proc = subprocess.Popen([GATEWAYD, '-d', '-f', self.confpath],
-                                     stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT)
-        log.close()
-        gw._daemons.append(self)
-        want = 'engine: listening on 127.0.0.1 port %d' % self.port
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if want in self.log():
-                return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        self.kill()
-        if 'Address already in use' in self.log() and not retried:
-            return self.start(timeout, retried=True)
-        raise gw.Fail('gatewayd did not start: %s' %
-                      ' | '.join(self.log().splitlines()[-5:]))
+    def start(self, timeout=30):
+        return gw.Daemon.start(self, timeout)
 
     def pss_kb(self):
         """The whole tree's PSS: parent, engine and authd."""
