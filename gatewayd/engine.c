@@ -855,7 +855,6 @@ engine_tick(int fd, short event, void *arg)
 	struct timeval	 tv = { ENGINE_TICK, 0 };
 	struct conn	*c;
 	struct session	*s;
-	int		 released = 0;
 
 	(void)fd;
 	(void)event;
@@ -871,14 +870,11 @@ engine_tick(int fd, short event, void *arg)
 		if (conn_queued(c) == 0 &&
 		    conn_idle_out(c) >= (time_t)global.idle_timeout)
 			stream_keepalive(s->s_stream);
+		/* Its parser's arena goes back whole: nothing for the heap. */
 		if (session_may_rest(s) &&
-		    conn_idle_in(c) >= ENGINE_HIBERNATE) {
+		    conn_idle_in(c) >= ENGINE_HIBERNATE)
 			stream_rest(s->s_stream);
-			released++;
-		}
 	}
-	if (released > 0)
-		compat_release_memory();
 	router_tick();
 	imsgev_resume(&iev_parent);
 	control_tick();
